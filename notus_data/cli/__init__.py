@@ -1,0 +1,53 @@
+"""The ``notus-data`` command line. Commands are imported only when they run, so ``--help`` stays quick."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from notus_data import __version__
+
+#: command name -> (module, attribute, one-line help shown by ``notus-data --help``)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "binarize": (
+        "notus_data.cli.binarize",
+        "binarize_command",
+        "Score and binarize UltraFeedback into pairs.",
+    ),
+    "compare": (
+        "notus_data.cli.binarize",
+        "compare_command",
+        "Compare two binarizations: how often chosen differs.",
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}
+)
+@click.version_option(__version__, prog_name="notus-data")
+def main() -> None:
+    """notus-data: curate preference data for LLM alignment.
+
+    \b
+    Load UltraFeedback, score it, binarize it into chosen/rejected pairs,
+    remove benchmark prompts, review suspicious scores in Argilla, publish, train.
+    Run `notus-data COMMAND --help` for a command's options and examples.
+    """

@@ -1,0 +1,157 @@
+"""The run report: what went in, what came out, and why every other row did not.
+
+A :class:`Report` is filled by the job functions batch by batch. Its invariant, checked by :meth:`Report.check`:
+``rows_in == rows_with_pairs + sum(dropped.values())``: every input row is in the output or counted with a reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# Problems kept as examples in the report (all of them are counted).
+MAX_PROBLEM_EXAMPLES = 50
+
+#: Why an input row gave no pair. Steps may add their own reasons (decontaminated, ...).
+REASONS = {
+    "invalid_row": "the row itself is broken (null instruction or null completions list)",
+    "too_few_completions": "fewer than 2 completions with a usable score",
+    "below_min_chosen_score": "the best completion scores below min_chosen_score",
+    "tie": "no completion scores strictly lower than the chosen one (or, with drop_ties, the drawn one ties)",
+    "below_margin": "every lower completion is closer to the chosen one than min_margin",
+    "identical_text": "every remaining candidate has the same text as the chosen response",
+}
+
+
+@dataclass
+class Problems:
+    """Bad values found in rows: counted by kind, with the first examples kept (in input order)."""
+
+    counts: Counter = field(default_factory=Counter)
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, table: pa.Table | None) -> None:
+        """Add a problems table with columns row_index, field, value, kind, rule."""
+        if table is None or table.num_rows == 0:
+            return
+        self.counts.update(table.column("kind").to_pylist())
+        room = MAX_PROBLEM_EXAMPLES - len(self.examples)
+        if room > 0:
+            self.examples.extend(table.slice(0, room).to_pylist())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"counts": dict(sorted(self.counts.items())), "examples": self.examples}
+
+
+@dataclass
+class Report:
+    """Counts of one run. ``steps`` holds each step's own section, in the order the steps ran."""
+
+    command: str
+    rows_in: int = 0
+    rows_with_pairs: int = 0
+    rows_out: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    dropped_by_source: dict[str, Counter] = field(default_factory=dict)
+    problems: Problems = field(default_factory=Problems)
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def add_outcomes(self, outcomes: pa.Table) -> None:
+        """Count a batch of per-row outcomes (columns: source, reason (null = the row gave pairs), n_pairs)."""
+        self.rows_in += outcomes.num_rows
+        self.rows_out += int(pc.sum(outcomes.column("n_pairs")).as_py() or 0)
+        reasons = outcomes.column("reason")
+        self.rows_with_pairs += reasons.null_count
+        if reasons.null_count == outcomes.num_rows:
+            return
+        grouped = (
+            outcomes.select(["source", "reason"])
+            .filter(pc.is_valid(reasons))
+            .group_by(["reason", "source"])
+            .aggregate([([], "count_all")])
+        )
+        for reason, source, count in zip(
+            grouped.column("reason").to_pylist(),
+            grouped.column("source").to_pylist(),
+            grouped.column("count_all").to_pylist(),
+            strict=True,
+        ):
+            self.dropped[reason] += count
+            self.dropped_by_source.setdefault(str(source), Counter())[reason] += count
+
+    def add_step(self, name: str, counts: dict[str, Any]) -> None:
+        """Merge counts into the section of step ``name`` (numbers add up, anything else is replaced)."""
+        section = self.steps.setdefault(name, {})
+        for key, value in counts.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and key in section:
+                section[key] += value
+            elif isinstance(value, dict) and isinstance(section.get(key), dict):
+                merged = Counter(section[key])
+                merged.update(value)
+                section[key] = dict(sorted(merged.items()))
+            else:
+                section[key] = value
+
+    def check(self) -> None:
+        """Raise if some rows are neither in the output nor counted with a reason (a bug, never user error)."""
+        accounted = self.rows_with_pairs + sum(self.dropped.values())
+        if accounted != self.rows_in:
+            raise AssertionError(f"report does not add up: {self.rows_in} rows in, {accounted} accounted for")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "rows_in": self.rows_in,
+            "rows_with_pairs": self.rows_with_pairs,
+            "rows_out": self.rows_out,
+            "dropped": dict(sorted(self.dropped.items())),
+            "dropped_by_source": {
+                source: dict(sorted(counts.items()))
+                for source, counts in sorted(self.dropped_by_source.items())
+            },
+            "problems": self.problems.to_dict(),
+            "steps": self.steps,
+            "info": self.info,
+        }
+
+    def write_json(self, path: str | Path) -> None:
+        from notus_data.io import atomic_path
+
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n")
+
+    def render(self, console: Any = None) -> None:
+        """Print the report as tables on the terminal (rich)."""
+        from rich.console import Console
+        from rich.table import Table
+
+        console = console or Console(stderr=True)
+        table = Table(title=f"notus-data {self.command}", show_header=True, header_style="bold")
+        table.add_column("count", justify="right")
+        table.add_column("rows")
+        table.add_row(f"{self.rows_in:,}", "rows in")
+        table.add_row(f"{self.rows_with_pairs:,}", "rows that gave output")
+        for reason, count in sorted(self.dropped.items()):
+            table.add_row(f"{count:,}", f"dropped: {reason}")
+        table.add_row(f"{self.rows_out:,}", "[bold]rows out[/bold]")
+        console.print(table)
+        if self.problems.counts:
+            problems = Table(title="problems in the input (handled by the stated rule)", header_style="bold")
+            problems.add_column("count", justify="right")
+            problems.add_column("kind")
+            problems.add_column("first example")
+            firsts: dict[str, dict[str, Any]] = {}
+            for example in self.problems.examples:
+                firsts.setdefault(example["kind"], example)
+            for kind, count in sorted(self.problems.counts.items()):
+                ex = firsts.get(kind)
+                where = f"row {ex['row_index']}, {ex['field']} = {ex['value']!r}: {ex['rule']}" if ex else ""
+                problems.add_row(f"{count:,}", kind, where)
+            console.print(problems)

@@ -1,0 +1,140 @@
+"""Scoring: one number per completion, the one the binarizer ranks by.
+
+Score sources (``ScoreOptions.score``):
+
+- ``avg-rating``: the mean of the aspect ratings (default: all four aspects, equal weights), skipping "N/A" and
+  missing ratings, never rounded (3.6666... stays). The Notus rule.
+- ``overall-score``: the critique's ``overall_score`` (1-10). The Zephyr rule; carries the critique-score bug in
+  revisions before the fix.
+- ``fine-grained-score``: the data set's own ``fine-grained_score``; where the input has no such field at all, the
+  loader recomputes it as the mean of all four aspect ratings (see :mod:`notus_data.schema`).
+
+A completion with no usable score (no usable rating, a null score, a null response) gets a null score and takes no
+part in pairing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from notus_data.errors import OptionError
+from notus_data.schema import ASPECTS, list_parts
+
+SCORE_SOURCES = ("avg-rating", "overall-score", "fine-grained-score")
+
+
+@dataclass
+class ScoreOptions:
+    """How each completion is scored."""
+
+    score: str = field(
+        default="avg-rating",
+        metadata={
+            "help": "score source: avg-rating (mean of the aspect ratings), overall-score, fine-grained-score"
+        },
+    )
+    aspects: tuple[str, ...] = field(
+        default=ASPECTS,
+        metadata={"help": "aspects averaged by avg-rating (comma-separated): " + ", ".join(ASPECTS)},
+    )
+    weights: tuple[float, ...] | None = field(
+        default=None,
+        metadata={"help": "one weight per aspect for avg-rating, in the order of --aspects (default: equal)"},
+    )
+
+    def __post_init__(self) -> None:
+        if isinstance(self.aspects, str):
+            self.aspects = tuple(a.strip() for a in self.aspects.split(",") if a.strip())
+        self.aspects = tuple(self.aspects)
+        if isinstance(self.weights, str):
+            self.weights = tuple(float(w) for w in self.weights.split(",") if w.strip())
+        if self.weights is not None:
+            self.weights = tuple(float(w) for w in self.weights)
+        if self.score not in SCORE_SOURCES:
+            raise OptionError(
+                f"score: {self.score!r} is not a score source; choose one of {', '.join(SCORE_SOURCES)}"
+            )
+        unknown = [a for a in self.aspects if a not in ASPECTS]
+        if unknown or not self.aspects:
+            raise OptionError(f"aspects: {unknown or 'none'} not usable; choose from {', '.join(ASPECTS)}")
+        if self.weights is not None:
+            if len(self.weights) != len(self.aspects):
+                raise OptionError(
+                    f"weights: {len(self.weights)} weight(s) for {len(self.aspects)} aspect(s) {self.aspects}; "
+                    "give one weight per aspect"
+                )
+            if any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
+                raise OptionError(f"weights: {self.weights} must be >= 0 with a positive sum")
+
+
+def completion_array(table: pa.Table, name: str) -> pa.Array:
+    """The flat array of one completion field over all rows of a canonical table."""
+    completions = table.column("completions").combine_chunks()
+    return pc.struct_field(completions.flatten(), name)
+
+
+def completion_numbers(table: pa.Table, name: str) -> np.ndarray:
+    """A numeric completion field as a flat float64 array (NaN for null)."""
+    return completion_array(table, name).to_numpy(zero_copy_only=False).astype(np.float64)
+
+
+def mean_rating(
+    table: pa.Table, aspects: tuple[str, ...] = ASPECTS, weights: tuple[float, ...] | None = None
+) -> np.ndarray:
+    """Weighted mean of the usable aspect ratings of every completion (NaN where none is usable)."""
+    ratings = (
+        np.column_stack([completion_numbers(table, a) for a in aspects]) if aspects else np.empty((0, 0))
+    )
+    w = np.ones(len(aspects)) if weights is None else np.asarray(weights, dtype=np.float64)
+    usable = ~np.isnan(ratings)
+    total = np.where(usable, ratings, 0.0) @ w
+    weight = usable @ w
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(weight > 0, total / np.where(weight > 0, weight, 1), np.nan)
+
+
+def _as_lists(table: pa.Table, values: np.ndarray) -> pa.Array:
+    completions = table.column("completions").combine_chunks()
+    lengths, _, _ = list_parts(completions)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa.float64(), from_pandas=True))
+
+
+def score_table(table: pa.Table, options: ScoreOptions | None = None) -> pa.Table:
+    """Add ``avg_rating`` and ``score`` (list<double>, aligned with ``completions``) to a canonical table.
+
+    ``avg_rating`` is the mean of all four aspect ratings (what the published sets call the avg rating);
+    ``score`` is what the binarizer ranks by, per ``options``. Null means no usable value.
+
+    >>> from notus_data.schema import COMPLETION_TYPE
+    >>> c = {"model": "m", "response": "r", "critique": None, "overall_score": 7.0, "fine_grained_score": None,
+    ...      "instruction_following": 5.0, "honesty": None, "truthfulness": 4.0, "helpfulness": 4.0}
+    >>> t = pa.table({"completions": pa.array([[c]], pa.list_(COMPLETION_TYPE))})
+    >>> score_table(t).column("score").to_pylist()
+    [[4.333333333333333]]
+    """
+    options = options or ScoreOptions()
+    avg = mean_rating(table)
+    if options.score == "avg-rating":
+        score = (
+            avg
+            if (options.aspects == ASPECTS and options.weights is None)
+            else mean_rating(table, options.aspects, options.weights)
+        )
+    elif options.score == "overall-score":
+        score = completion_numbers(table, "overall_score")
+    else:
+        score = completion_numbers(table, "fine_grained_score")
+    responses_missing = ~pc.is_valid(completion_array(table, "response")).to_numpy(zero_copy_only=False)
+    if responses_missing.any():
+        score = np.where(responses_missing, np.nan, score)
+    for name in ("avg_rating", "score"):
+        if name in table.column_names:
+            table = table.drop_columns(name)
+    return table.append_column("avg_rating", _as_lists(table, avg)).append_column(
+        "score", _as_lists(table, score)
+    )
