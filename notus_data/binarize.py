@@ -40,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from notus_data.engine import EngineOptions
 from notus_data.errors import OptionError, SchemaError
 from notus_data.formats import FORMATS, SCHEMAS, build
 from notus_data.io import DEFAULT_BATCH_SIZE, AtomicWriter, LoadOptions, load_ultrafeedback, report_path
@@ -349,15 +350,31 @@ def binarize(
     streaming: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = False,
+    engine: str = "local",
+    ray_address: str | None = None,
     **options: Any,
 ) -> Report:
     """Load UltraFeedback-shaped data, score it, binarize it and write the pairs; return the run's report.
 
     The pairs go to ``output`` (.parquet, .jsonl, or a folder for ``save_to_disk``), atomically; the report goes
-    beside it as ``OUTPUT.report.json``. ``options`` are the fields of :class:`BinarizeOptions`.
+    beside it as ``OUTPUT.report.json``. ``options`` are the fields of :class:`BinarizeOptions`; ``engine`` and
+    ``ray_address`` those of :class:`notus_data.engine.EngineOptions`.
     """
     LoadOptions(revision=revision, split=split, streaming=streaming, batch_size=batch_size)
+    EngineOptions(engine=engine, ray_address=ray_address)
     opts = BinarizeOptions(**options)
+    if engine == "ray":
+        from notus_data.engine.ray import binarize_ray
+
+        return binarize_ray(
+            input,
+            output,
+            opts,
+            ray_address=ray_address,
+            revision=revision,
+            split=split,
+            batch_size=batch_size,
+        )
     started = time.perf_counter()
     source = load_ultrafeedback(input, revision=revision, split=split, streaming=streaming)
     check_score_source(source, opts.score)

@@ -7,13 +7,14 @@ import click
 from notus_data.binarize import BinarizeOptions, binarize
 from notus_data.cli._common import handle_errors, options_from, progress_option, quiet_option
 from notus_data.compare import CompareOptions, compare
+from notus_data.engine import EngineOptions
 from notus_data.io import LoadOptions, report_path
 
 
 @click.command("binarize")
 @click.argument("input")
 @click.argument("output")
-@options_from(BinarizeOptions, LoadOptions)
+@options_from(BinarizeOptions, LoadOptions, EngineOptions)
 @progress_option
 @quiet_option
 @handle_errors
