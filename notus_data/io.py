@@ -108,19 +108,50 @@ def _iter_json(path: Path, batch_size: int) -> Iterator[pa.Table]:
         yield from _iter_dataset(_datasets_json(path), None, batch_size)
         return
     reader = _open_json(path)
+    done = 0
     while True:
         try:
             batch = reader.read_next_batch()
+            # pyarrow's JSON reader can build an invalid array for a null struct inside a list; such a file is
+            # read by the (slower) Python JSON parser from the first row not yet given out.
+            batch.validate()
         except StopIteration:
             return
         except pa.ArrowInvalid as exc:
-            raise SchemaError(
-                f"{path}: a row does not match the earlier rows ({_arrow_message(exc)}); "
-                "every row must use the same field types"
-            ) from exc
+            if "JSON" in str(exc) or "changed from" in str(exc):
+                raise SchemaError(
+                    f"{path}: a row does not match the earlier rows ({_arrow_message(exc)}); "
+                    "every row must use the same field types"
+                ) from exc
+            yield from _iter_json_python(path, batch_size, skip=done)
+            return
         table = pa.Table.from_batches([batch])
         for start in range(0, table.num_rows, batch_size):
             yield table.slice(start, batch_size)
+        done += table.num_rows
+
+
+def _iter_json_python(path: Path, batch_size: int, *, skip: int) -> Iterator[pa.Table]:
+    rows: list[Any] = []
+    with open(path, encoding="utf-8") as fh:
+        number = 0
+        for line_no, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            number += 1
+            if number <= skip:
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise SchemaError(
+                    f"{path}: line {line_no} is not valid JSON ({exc.msg}); one JSON object a line"
+                ) from exc
+            if len(rows) == batch_size:
+                yield pa.Table.from_pylist(rows)
+                rows = []
+    if rows:
+        yield pa.Table.from_pylist(rows)
 
 
 def _json_schema(path: Path) -> pa.Schema:

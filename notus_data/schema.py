@@ -217,7 +217,10 @@ def parse_numbers(values: pa.Array, low: float, high: float) -> tuple[np.ndarray
         return np.full(len(values), np.nan), np.zeros(len(values), dtype=bool)
     if _is_string(values.type):
         text = pc.utf8_trim_whitespace(values.cast(pa.string()))
-        na = pc.fill_null(pc.is_in(pc.utf8_lower(text), value_set=pa.array(NA_VALUES)), True)
+        na = pc.or_(
+            pc.is_null(text),
+            pc.fill_null(pc.is_in(pc.utf8_lower(text), value_set=pa.array(NA_VALUES)), False),
+        )
         numeric = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$"), False)
         parsed = pc.if_else(numeric, text, pa.scalar(None, pa.string())).cast(pa.float64())
         numbers = parsed.to_numpy(zero_copy_only=False).astype(np.float64)
