@@ -23,14 +23,13 @@ up to 1e-9), ``drop_identical_text`` (a candidate with the same text as the chos
 white space, is no candidate). A row that gives no pair is counted with the first reason that applies:
 ``invalid_row``, ``too_few_completions``, ``below_min_chosen_score``, ``tie``, ``below_margin``, ``identical_text``.
 
-Randomness: each row's draw is ``u = sha256("notus-data:{seed}:{prompt_id}")`` read as a number in [0, 1); the
-rejected is the ``floor(u * k)``-th of the ``k`` candidates in list order. It depends on the seed and the prompt
-alone, never on batch size, row order or the number of processes.
+Randomness: each row's draw is a number ``u`` in [0, 1) that hashes the seed and the first 64 bits of the
+prompt_id (:func:`draw_uniform`); the rejected is the ``floor(u * k)``-th of the ``k`` candidates in list order. It
+depends on the seed and the prompt alone, never on batch size, row order or the number of processes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -46,7 +45,7 @@ from notus_data.formats import FORMATS, SCHEMAS, build
 from notus_data.io import DEFAULT_BATCH_SIZE, AtomicWriter, LoadOptions, load_ultrafeedback, report_path
 from notus_data.progress import progress_bar
 from notus_data.report import Report
-from notus_data.schema import ASPECTS, invalid_rows, list_parts
+from notus_data.schema import ASPECTS, column_array, invalid_rows, list_parts
 from notus_data.scoring import SCORE_SOURCES, ScoreOptions, score_table
 
 STRATEGIES = ("notus", "zephyr", "best-vs-worst", "best-vs-all", "all-pairs")
@@ -125,20 +124,49 @@ class BinarizeOptions:
         return ScoreOptions(score=self.score, aspects=self.aspects, weights=self.weights)
 
 
+_HEX_VALUE = np.zeros(256, dtype=np.uint64)
+for _i, _c in enumerate(b"0123456789abcdef"):
+    _HEX_VALUE[_c] = _i
+_HEX_VALUE[np.frombuffer(b"ABCDEF", dtype=np.uint8)] = np.arange(10, 16, dtype=np.uint64)
+_NIBBLE_SHIFTS = np.arange(60, -1, -4, dtype=np.uint64)
+
+
+def splitmix64(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finalizer: a fast, well-mixed 64-bit hash (wraps modulo 2**64)."""
+    x = x.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def prompt_id_bits(prompt_ids: pa.Array) -> np.ndarray:
+    """The first 64 bits of each prompt_id (a sha256 hex digest) as uint64; null gives 0."""
+    head = pc.utf8_slice_codeunits(pc.fill_null(prompt_ids, "0" * 16), 0, 16)
+    head = pc.utf8_rpad(head, 16, "0")  # defensive: ids shorter than 16 characters
+    head = head.cast(pa.string())
+    offsets = np.frombuffer(head.buffers()[1], dtype=np.int32)[head.offset : head.offset + len(head) + 1]
+    data = np.frombuffer(head.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(-1, 16)
+    return (
+        np.bitwise_or.reduce(_HEX_VALUE[data] << _NIBBLE_SHIFTS, axis=1)
+        if len(data)
+        else np.zeros(0, np.uint64)
+    )
+
+
 def draw_uniform(prompt_ids: pa.Array, seed: int) -> np.ndarray:
-    """One number in [0, 1) per row, a function of (seed, prompt_id) alone."""
-    prefix = f"notus-data:{seed}:".encode()
-    out = np.zeros(len(prompt_ids), dtype=np.float64)
-    for i, pid in enumerate(prompt_ids.to_pylist()):
-        if pid is not None:
-            digest = hashlib.sha256(prefix + pid.encode()).digest()
-            out[i] = int.from_bytes(digest[:8], "big") / 2.0**64
-    return out
+    """One number in [0, 1) per row, a function of (seed, prompt_id) alone.
+
+    ``u = splitmix64(first 64 bits of prompt_id XOR splitmix64(seed)) / 2**64`` (53 bits kept), computed on
+    whole columns at once.
+    """
+    seed_bits = splitmix64(np.array([seed % 2**64], dtype=np.uint64))[0]
+    mixed = splitmix64(prompt_id_bits(prompt_ids) ^ seed_bits)
+    return (mixed >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
 def _padded(table: pa.Table, name: str, lengths: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
     """A list<double> column as an [n_rows, width] matrix, NaN for null and padding."""
-    _, _, flat = list_parts(table.column(name).combine_chunks())
+    _, _, flat = list_parts(column_array(table, name))
     values = flat.to_numpy(zero_copy_only=False).astype(np.float64)
     out = np.full((len(lengths), width), np.nan)
     cols = np.arange(width)
@@ -267,12 +295,12 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
     """
     options = options or BinarizeOptions()
     n = scored.num_rows
-    completions = scored.column("completions").combine_chunks()
+    completions = column_array(scored, "completions")
     lengths, starts, flat = list_parts(completions)
     width = int(lengths.max()) if n else 0
     scores = _padded(scored, "score", lengths, starts, width)
     broken = invalid_rows(scored)
-    prompt_ids = scored.column("prompt_id").combine_chunks()
+    prompt_ids = column_array(scored, "prompt_id")
     u = draw_uniform(prompt_ids, options.seed) if options.strategy in ("notus", "zephyr") else np.zeros(n)
     responses = pc.struct_field(flat, "response")
 
@@ -283,13 +311,13 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
     chosen_flat = pa.array(starts[rows] + chosen)
     rejected_flat = pa.array(starts[rows] + rejected)
     row_take = pa.array(rows, type=pa.int64())
-    _, _, avg = list_parts(scored.column("avg_rating").combine_chunks())
-    _, _, score = list_parts(scored.column("score").combine_chunks())
+    _, _, avg = list_parts(column_array(scored, "avg_rating"))
+    _, _, score = list_parts(column_array(scored, "score"))
     models = pc.struct_field(flat, "model")
     pairs = build(
         options.format,
-        source=scored.column("source").combine_chunks().take(row_take),
-        prompt=scored.column("instruction").combine_chunks().take(row_take),
+        source=column_array(scored, "source").take(row_take),
+        prompt=column_array(scored, "instruction").take(row_take),
         prompt_id=prompt_ids.take(row_take),
         chosen=responses.take(chosen_flat),
         rejected=responses.take(rejected_flat),
@@ -307,9 +335,9 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
         first_chosen[rows[first]] = chosen[first]
     outcomes = pa.Table.from_arrays(
         [
-            scored.column("row_index").combine_chunks(),
+            column_array(scored, "row_index"),
             prompt_ids,
-            scored.column("source").combine_chunks(),
+            column_array(scored, "source"),
             pa.array(reasons, type=pa.string()),
             pa.array(n_pairs),
             pa.array(first_chosen, mask=first_chosen < 0),
@@ -337,7 +365,7 @@ def check_score_source(source: Any, score: str) -> None:
 
 
 def _score_counts(scored: pa.Table) -> dict[str, int]:
-    _, _, score = list_parts(scored.column("score").combine_chunks())
+    _, _, score = list_parts(column_array(scored, "score"))
     return {"completions": len(score), "unscorable_completions": score.null_count}
 
 

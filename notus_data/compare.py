@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from notus_data.binarize import BinarizeOptions, binarize_table, check_score_source
 from notus_data.io import DEFAULT_BATCH_SIZE, LoadOptions, atomic_path, load_ultrafeedback
 from notus_data.progress import progress_bar
-from notus_data.schema import list_parts
+from notus_data.schema import column_array, list_parts
 from notus_data.scoring import score_table
 
 
@@ -110,7 +110,7 @@ def compare_table(canonical: pa.Table, a: BinarizeOptions, b: BinarizeOptions, i
     both = paired_a & paired_b
     differs = both & (chosen_a != chosen_b)
     # Text: two completions may hold the same response; compare the responses themselves too.
-    _, starts, flat = list_parts(canonical.column("completions").combine_chunks())
+    _, starts, flat = list_parts(column_array(canonical, "completions"))
     responses = pc.struct_field(flat, "response")
     idx = np.flatnonzero(differs)
     same = pc.equal(

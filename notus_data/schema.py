@@ -189,7 +189,19 @@ def needed_columns(layout: RawLayout | None = None, *, with_critique: bool = Fal
 
 
 def _combine(column: pa.ChunkedArray | pa.Array) -> pa.Array:
-    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if isinstance(column, pa.ChunkedArray):
+        return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    return column
+
+
+def column_array(table: pa.Table, name: str) -> pa.Array:
+    """One column as a single array (no copy when the column has one chunk, as canonical batches do)."""
+    return _combine(table.column(name))
+
+
+def completions_flat(table: pa.Table) -> pa.StructArray:
+    """All completions of a canonical table as one flat struct array, in row order."""
+    return column_array(table, "completions").flatten()
 
 
 def list_parts(array: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from notus_data.errors import OptionError
-from notus_data.schema import ASPECTS, list_parts
+from notus_data.schema import ASPECTS, column_array, list_parts
 
 SCORE_SOURCES = ("avg-rating", "overall-score", "fine-grained-score")
 
@@ -71,24 +71,16 @@ class ScoreOptions:
                 raise OptionError(f"weights: {self.weights} must be >= 0 with a positive sum")
 
 
-def completion_array(table: pa.Table, name: str) -> pa.Array:
-    """The flat array of one completion field over all rows of a canonical table."""
-    completions = table.column("completions").combine_chunks()
-    return pc.struct_field(completions.flatten(), name)
-
-
-def completion_numbers(table: pa.Table, name: str) -> np.ndarray:
-    """A numeric completion field as a flat float64 array (NaN for null)."""
-    return completion_array(table, name).to_numpy(zero_copy_only=False).astype(np.float64)
+def numbers(values: pa.Array) -> np.ndarray:
+    """A numeric array as float64 with NaN for null."""
+    return values.to_numpy(zero_copy_only=False).astype(np.float64)
 
 
 def mean_rating(
-    table: pa.Table, aspects: tuple[str, ...] = ASPECTS, weights: tuple[float, ...] | None = None
+    flat: pa.StructArray, aspects: tuple[str, ...] = ASPECTS, weights: tuple[float, ...] | None = None
 ) -> np.ndarray:
     """Weighted mean of the usable aspect ratings of every completion (NaN where none is usable)."""
-    ratings = (
-        np.column_stack([completion_numbers(table, a) for a in aspects]) if aspects else np.empty((0, 0))
-    )
+    ratings = np.column_stack([numbers(pc.struct_field(flat, a)) for a in aspects])
     w = np.ones(len(aspects)) if weights is None else np.asarray(weights, dtype=np.float64)
     usable = ~np.isnan(ratings)
     total = np.where(usable, ratings, 0.0) @ w
@@ -97,11 +89,13 @@ def mean_rating(
         return np.where(weight > 0, total / np.where(weight > 0, weight, 1), np.nan)
 
 
-def _as_lists(table: pa.Table, values: np.ndarray) -> pa.Array:
-    completions = table.column("completions").combine_chunks()
+def as_lists(completions: pa.Array, values: np.ndarray) -> pa.Array:
+    """Per-completion values as list<double> aligned with ``completions`` (NaN becomes null)."""
     lengths, _, _ = list_parts(completions)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa.float64(), from_pandas=True))
+    return pa.ListArray.from_arrays(
+        pa.array(offsets), pa.array(values, type=pa.float64(), mask=np.isnan(values))
+    )
 
 
 def score_table(table: pa.Table, options: ScoreOptions | None = None) -> pa.Table:
@@ -118,23 +112,20 @@ def score_table(table: pa.Table, options: ScoreOptions | None = None) -> pa.Tabl
     [[4.333333333333333]]
     """
     options = options or ScoreOptions()
-    avg = mean_rating(table)
+    completions = column_array(table, "completions")
+    flat = completions.flatten()
+    avg = mean_rating(flat)
     if options.score == "avg-rating":
-        score = (
-            avg
-            if (options.aspects == ASPECTS and options.weights is None)
-            else mean_rating(table, options.aspects, options.weights)
-        )
+        default = options.aspects == ASPECTS and options.weights is None
+        score = avg if default else mean_rating(flat, options.aspects, options.weights)
     elif options.score == "overall-score":
-        score = completion_numbers(table, "overall_score")
+        score = numbers(pc.struct_field(flat, "overall_score"))
     else:
-        score = completion_numbers(table, "fine_grained_score")
-    responses_missing = ~pc.is_valid(completion_array(table, "response")).to_numpy(zero_copy_only=False)
+        score = numbers(pc.struct_field(flat, "fine_grained_score"))
+    responses_missing = ~pc.is_valid(pc.struct_field(flat, "response")).to_numpy(zero_copy_only=False)
     if responses_missing.any():
         score = np.where(responses_missing, np.nan, score)
-    for name in ("avg_rating", "score"):
-        if name in table.column_names:
-            table = table.drop_columns(name)
-    return table.append_column("avg_rating", _as_lists(table, avg)).append_column(
-        "score", _as_lists(table, score)
+    table = table.drop_columns([name for name in ("avg_rating", "score") if name in table.column_names])
+    return table.append_column("avg_rating", as_lists(completions, avg)).append_column(
+        "score", as_lists(completions, score)
     )

@@ -27,9 +27,20 @@ def pairs_of(tmp_path, rows, name="out.parquet", **options):
     return pq.read_table(out).to_pylist(), report
 
 
+MASK = 2**64 - 1
+
+
+def splitmix64(x):
+    """The documented mixer, in plain Python integers."""
+    x = (x + 0x9E3779B97F4A7C15) & MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK
+    return x ^ (x >> 31)
+
+
 def u_of(seed, text):
     pid = hashlib.sha256(text.encode()).hexdigest()
-    return int.from_bytes(hashlib.sha256(f"notus-data:{seed}:{pid}".encode()).digest()[:8], "big") / 2.0**64
+    return (splitmix64(int(pid[:16], 16) ^ splitmix64(seed % 2**64)) >> 11) * 2.0**-53
 
 
 # ------------------------------------------------------------------------------------------- the rules, pinned
@@ -152,11 +163,7 @@ def reference(rows, opts):
             if not cands:
                 reasons["identical_text"] += 1
                 continue
-        pid = hashlib.sha256(r["instruction"].encode()).hexdigest()
-        u = (
-            int.from_bytes(hashlib.sha256(f"notus-data:{opts['seed']}:{pid}".encode()).digest()[:8], "big")
-            / 2**64
-        )
+        u = u_of(opts["seed"], r["instruction"])
         rej = cands[math.floor(u * len(cands))]
         out.append((r["instruction"], comps[chosen]["response"], comps[rej]["response"], top, scores[rej]))
     return out, reasons
