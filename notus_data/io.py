@@ -571,6 +571,8 @@ class AtomicWriter:
             self._data_path = self._workdir / "data.parquet"
         else:
             self._data_path = self._tmp
+        if self.schema is not None:
+            self._open()  # the temporary file exists from the start: nothing half-written hides anywhere else
         return self
 
     def write(self, table: pa.Table) -> None:
