@@ -1,0 +1,98 @@
+"""``notus-data review push | pull | apply``: thin wrappers over :mod:`notus_data.review`."""
+
+from __future__ import annotations
+
+import click
+
+from notus_data.binarize import BinarizeOptions
+from notus_data.cli._common import handle_errors, options_from, progress_option, quiet_option
+from notus_data.io import LoadOptions, report_path
+from notus_data.review.apply import apply
+from notus_data.review.client import ConnectionOptions
+from notus_data.review.pull import PullOptions, pull
+from notus_data.review.push import PushOptions, push
+
+
+@click.group("review")
+def review_group() -> None:
+    """Review flagged completions in Argilla: push them, pull the verdicts, apply them.
+
+    \b
+    The server comes from ARGILLA_API_URL and ARGILLA_API_KEY (or --api-url / --api-key). For a local server:
+      bash scripts/install-argilla-server.sh && bash scripts/argilla-stack.sh start && source .stack/env
+    """
+
+
+@review_group.command("push")
+@click.argument("flagged")
+@options_from(PushOptions, ConnectionOptions)
+@progress_option
+@quiet_option
+@handle_errors
+def push_command(flagged: str, quiet: bool, **options: object) -> None:
+    """Push FLAGGED (the output of `notus-data flag`) to the Argilla review dataset, creating it if needed.
+    Records already there are left as they are, so pushing twice adds nothing twice.
+
+    \b
+    Examples:
+      notus-data review push out/flagged.parquet
+      notus-data review push out/flagged.parquet --dataset uf-bug --reasons score10_low_rating,score10_mid_rating
+    """
+    report = push(flagged, **options)
+    if not quiet:
+        report.render()
+    click.echo(
+        f"{report.rows_out:,} records added to '{report.info['dataset']}' at {report.info['api_url']} "
+        f"({report.dropped.get('already_in_dataset', 0):,} already there)",
+        err=True,
+    )
+
+
+@review_group.command("pull")
+@click.argument("output")
+@options_from(PullOptions, ConnectionOptions)
+@progress_option
+@quiet_option
+@handle_errors
+def pull_command(output: str, quiet: bool, **options: object) -> None:
+    """Read the submitted answers of the review dataset and write one decision per reviewed completion to OUTPUT
+    (.parquet or .jsonl). Several annotators: the majority verdict wins, a tie goes to the most recent answer.
+
+    \b
+    Examples:
+      notus-data review pull out/decisions.parquet
+      notus-data review pull out/decisions.jsonl --dataset uf-bug --min-answers 2
+    """
+    report = pull(output, **options)
+    if not quiet:
+        report.render()
+    click.echo(f"{report.rows_out:,} decisions written to {output} (report: {report_path(output)})", err=True)
+
+
+@review_group.command("apply")
+@click.argument("input")
+@click.argument("output")
+@click.option("--decisions", required=True, help="decisions file from `notus-data review pull`")
+@options_from(BinarizeOptions, LoadOptions)
+@progress_option
+@quiet_option
+@handle_errors
+def apply_command(input: str, output: str, quiet: bool, **options: object) -> None:
+    """Apply review decisions to INPUT (corrected overall_scores, discarded completions), then score and binarize
+    it like `notus-data binarize` into OUTPUT. Changes go to OUTPUT.changes.jsonl, counts to the report.
+
+    \b
+    Examples:
+      notus-data review apply data/ultrafeedback-sample.parquet out/pairs.parquet --decisions out/decisions.parquet
+      notus-data review apply data/ultrafeedback-sample.parquet out/h4.jsonl --decisions d.jsonl --strategy zephyr
+    """
+    report = apply(input, output, **options)
+    if not quiet:
+        report.render()
+    counts = report.steps.get("decisions", {})
+    click.echo(
+        f"{report.rows_out:,} pairs written to {output}; decisions: {counts.get('score_corrected', 0)} scores "
+        f"corrected, {counts.get('discarded', 0)} completions discarded, {counts.get('text_differs', 0)} not applied (text differs), "
+        f"{counts.get('unmatched', 0)} unmatched (changes: {report.info['changes']})",
+        err=True,
+    )
