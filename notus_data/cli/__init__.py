@@ -20,6 +20,18 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "compare_command",
         "Compare two binarizations: how often chosen differs.",
     ),
+    "decontaminate": (
+        "notus_data.cli.decontaminate",
+        "decontaminate_command",
+        "Remove benchmark prompts (TruthfulQA): exact and near copies.",
+    ),
+    "flag": ("notus_data.cli.flag", "flag_command", "Flag completions whose critique score looks wrong."),
+    "review": (
+        "notus_data.cli.review",
+        "review_group",
+        "Review flagged completions in Argilla: push, pull, apply.",
+    ),
+    "train": ("notus_data.cli.train", "train_command", "Train a model with DPO (TRL) on published pairs."),
 }
 
 
