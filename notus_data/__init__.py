@@ -15,7 +15,9 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-# Public names, imported on first use so that ``import notus_data`` stays quick.
+# Public names, imported on first use so that ``import notus_data`` stays quick. The job functions whose names
+# are also module names (binarize, compare, decontaminate, flag, publish, train) are imported from their modules:
+# ``from notus_data.binarize import binarize``.
 _EXPORTS = {
     "NotusDataError": "notus_data.errors",
     "SchemaError": "notus_data.errors",
@@ -27,10 +29,9 @@ _EXPORTS = {
     "score_table": "notus_data.scoring",
     "BinarizeOptions": "notus_data.binarize",
     "binarize_table": "notus_data.binarize",
-    "binarize": "notus_data.binarize",
-    "compare": "notus_data.compare",
     "CompareOptions": "notus_data.compare",
     "Report": "notus_data.report",
+    "run": "notus_data.recipes",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

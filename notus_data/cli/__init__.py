@@ -32,6 +32,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Review flagged completions in Argilla: push, pull, apply.",
     ),
     "train": ("notus_data.cli.train", "train_command", "Train a model with DPO (TRL) on published pairs."),
+    "run": (
+        "notus_data.cli.run",
+        "run_command",
+        "Run a recipe: UltraFeedback to a Hub-ready data set with a card.",
+    ),
+    "publish": (
+        "notus_data.cli.publish",
+        "publish_command",
+        "Upload a run's folder to the Hugging Face Hub.",
+    ),
 }
 
 
