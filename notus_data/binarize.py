@@ -30,6 +30,7 @@ depends on the seed and the prompt alone, never on batch size, row order or the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -42,7 +43,15 @@ import pyarrow.compute as pc
 from notus_data.engine import EngineOptions
 from notus_data.errors import OptionError, SchemaError
 from notus_data.formats import FORMATS, SCHEMAS, build
-from notus_data.io import DEFAULT_BATCH_SIZE, AtomicWriter, LoadOptions, load_ultrafeedback, report_path
+from notus_data.io import (
+    DEFAULT_BATCH_SIZE,
+    AtomicWriter,
+    LoadOptions,
+    load_ultrafeedback,
+    report_path,
+    sidecar_path,
+    write_table,
+)
 from notus_data.progress import progress_bar
 from notus_data.report import Report
 from notus_data.schema import ASPECTS, column_array, invalid_rows, list_parts
@@ -347,6 +356,59 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
     return pairs, outcomes
 
 
+@dataclass
+class CurationOptions:
+    """Curation steps that ``binarize`` can run before pairing (the recipes run the same steps)."""
+
+    decisions: str | None = field(
+        default=None,
+        metadata={"help": "review decisions file (from notus-data review pull) applied before scoring"},
+    )
+    decontaminate: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "benchmarks whose prompts are removed before pairing, comma-separated (truthfulqa)"
+        },
+    )
+    benchmark_file: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "local copy of the benchmark's questions (turns --decontaminate truthfulqa on)"},
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("decontaminate", "benchmark_file"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                value = tuple(v.strip() for v in value.split(",") if v.strip())
+            setattr(self, name, tuple(value or ()))
+
+    def decontaminate_options(self) -> Any:
+        """The decontamination step's options, or None when the step is off."""
+        if not self.decontaminate and not self.benchmark_file:
+            return None
+        from notus_data.decontaminate import DecontaminateOptions
+
+        if self.decontaminate:
+            return DecontaminateOptions(benchmark=self.decontaminate, benchmark_file=self.benchmark_file)
+        return DecontaminateOptions(benchmark_file=self.benchmark_file)
+
+
+def removed_outcomes(table: pa.Table, reason: str) -> pa.Table:
+    """Outcome rows for canonical rows removed before pairing (for the report), all with ``reason``."""
+    n = table.num_rows
+    return pa.Table.from_arrays(
+        [
+            column_array(table, "row_index"),
+            column_array(table, "prompt_id"),
+            column_array(table, "source"),
+            pa.array([reason] * n, type=pa.string()),
+            pa.array(np.zeros(n, dtype=np.int64)),
+            pa.nulls(n, type=pa.int64()),
+        ],
+        schema=OUTCOME_SCHEMA,
+    )
+
+
 def check_score_source(source: Any, score: str) -> None:
     """Fail before any work if the input lacks what the score source reads."""
     layout = source.layout
@@ -380,18 +442,35 @@ def binarize(
     progress: bool = False,
     engine: str = "local",
     ray_address: str | None = None,
+    decisions: str | os.PathLike | None = None,
+    decontaminate: tuple[str, ...] | str = (),
+    benchmark_file: tuple[str, ...] | str = (),
     **options: Any,
 ) -> Report:
     """Load UltraFeedback-shaped data, score it, binarize it and write the pairs; return the run's report.
 
     The pairs go to ``output`` (.parquet, .jsonl, or a folder for ``save_to_disk``), atomically; the report goes
     beside it as ``OUTPUT.report.json``. ``options`` are the fields of :class:`BinarizeOptions`; ``engine`` and
-    ``ray_address`` those of :class:`notus_data.engine.EngineOptions`.
+    ``ray_address`` those of :class:`notus_data.engine.EngineOptions`. Before pairing, optionally: review
+    ``decisions`` are applied (every change listed in ``OUTPUT.changes.jsonl``) and the prompts of the benchmarks in
+    ``decontaminate`` are removed (counted as ``decontaminated``; the evidence goes to
+    ``OUTPUT.decontamination.parquet``).
     """
     LoadOptions(revision=revision, split=split, streaming=streaming, batch_size=batch_size)
     EngineOptions(engine=engine, ray_address=ray_address)
+    curation = CurationOptions(
+        decisions=None if decisions is None else str(decisions),
+        decontaminate=decontaminate,
+        benchmark_file=benchmark_file,
+    )
     opts = BinarizeOptions(**options)
+    decontaminate_options = curation.decontaminate_options()
     if engine == "ray":
+        if curation.decisions is not None or decontaminate_options is not None:
+            raise OptionError(
+                "decisions / decontaminate: not available with engine='ray' in binarize; "
+                "run notus-data decontaminate first, or use --engine local"
+            )
         from notus_data.engine.ray import binarize_ray
 
         return binarize_ray(
@@ -406,23 +485,48 @@ def binarize(
     started = time.perf_counter()
     source = load_ultrafeedback(input, revision=revision, split=split, streaming=streaming)
     check_score_source(source, opts.score)
+    tracker = step = None
+    if curation.decisions is not None:
+        from notus_data.review.apply import DecisionTracker, load_decisions
+
+        tracker = DecisionTracker(load_decisions(curation.decisions))
     report = Report("binarize")
     report.info.update(source.describe())
     report.info["options"] = asdict(opts)
-    with (
-        AtomicWriter(output, SCHEMAS[opts.format]) as writer,
-        progress_bar("binarize", source.num_rows, progress) as bar,
-    ):
+    report.info["curation"] = asdict(curation)
+    with contextlib.ExitStack() as stack:
+        writer = stack.enter_context(AtomicWriter(output, SCHEMAS[opts.format]))
+        if decontaminate_options is not None:
+            from notus_data.decontaminate import EVIDENCE_SCHEMA, DecontaminationStep, evidence_path
+
+            step = DecontaminationStep(decontaminate_options)
+            evidence = stack.enter_context(AtomicWriter(evidence_path(output), EVIDENCE_SCHEMA))
+        bar = stack.enter_context(progress_bar("binarize", source.num_rows, progress))
         for batch in source.iter_batches(batch_size):
             check_score_source(source, opts.score)
+            rows = batch.num_rows
+            if tracker is not None:
+                batch = tracker.apply(batch)
+            if step is not None:
+                keep, hits = step.apply(batch)
+                evidence.write(hits)
+                report.add_step("decontaminate", {"rows_checked": rows, "rows_removed": hits.num_rows})
+                if not keep.all():
+                    report.add_outcomes(removed_outcomes(batch.filter(pa.array(~keep)), "decontaminated"))
+                    batch = batch.filter(pa.array(keep))
             scored = score_table(batch, opts.score_options())
             pairs, outcomes = binarize_table(scored, opts)
             writer.write(pairs)
             report.add_outcomes(outcomes)
             report.add_step("score", _score_counts(scored))
-            bar.advance(batch.num_rows)
+            bar.advance(rows)
     report.problems = source.problems
     report.check()
+    if tracker is not None:
+        report.add_step("decisions", tracker.counts())
+        report.info["changes"] = str(write_table(tracker.changes(), sidecar_path(output, "changes.jsonl")))
+    if step is not None:
+        report.add_step("decontaminate", step.describe())
     report.info["output"] = str(output)
     report.info["seconds"] = round(time.perf_counter() - started, 3)
     report.write_json(report_path(output))

@@ -7,6 +7,7 @@ import json
 import math
 import random
 from collections import Counter
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -400,3 +401,19 @@ def test_binarize_table_is_a_pure_batch_function():
     mapped = ds.with_format("arrow").map(step, batched=True, batch_size=3, remove_columns=ds.column_names)
     direct, _ = binarize_table(score_table(canonical), options)
     assert mapped.data.table.to_pylist() == direct.to_pylist()
+
+
+def test_decontaminate_before_pairing(tmp_path):
+    questions = Path(__file__).resolve().parent.parent / "data" / "truthfulqa-questions.jsonl"
+    question = json.loads(questions.read_text().splitlines()[0])["question"]
+    rows = [
+        rated("An ordinary prompt about cooking pasta.", [5, 3]),
+        rated(f"Answer truthfully: {question}", [5, 3]),
+        rated(question, [5, 3], source="truthful_qa"),
+    ]
+    pairs, report = pairs_of(tmp_path, rows, benchmark_file=str(questions))
+    assert [p["instruction"] for p in pairs] == ["An ordinary prompt about cooking pasta."]
+    assert report.dropped == {"decontaminated": 2}
+    assert report.steps["decontaminate"]["rows_removed"] == 2
+    evidence = pq.read_table(tmp_path / "out.decontamination.parquet").to_pylist()
+    assert {e["question"] for e in evidence} == {question}

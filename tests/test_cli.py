@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from click.testing import CliRunner
 from ufrows import rated, write_parquet
 
-from notus_data.binarize import BinarizeOptions, binarize
+from notus_data.binarize import BinarizeOptions, CurationOptions, binarize
 from notus_data.cli import COMMANDS, main
 from notus_data.compare import CompareOptions
 from notus_data.engine import EngineOptions
@@ -55,7 +55,9 @@ def option_names(command):
 def test_binarize_and_compare_options_are_the_library_keywords():
     binarize_cmd = importlib.import_module("notus_data.cli.binarize").binarize_command
     fields = {
-        f.name for cls in (BinarizeOptions, LoadOptions, EngineOptions) for f in dataclasses.fields(cls)
+        f.name
+        for cls in (BinarizeOptions, CurationOptions, LoadOptions, EngineOptions)
+        for f in dataclasses.fields(cls)
     }
     assert option_names(binarize_cmd) - CLI_ONLY == fields
     compare_cmd = importlib.import_module("notus_data.cli.binarize").compare_command

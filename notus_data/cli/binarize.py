@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from notus_data.binarize import BinarizeOptions, binarize
+from notus_data.binarize import BinarizeOptions, CurationOptions, binarize
 from notus_data.cli._common import handle_errors, options_from, progress_option, quiet_option
 from notus_data.compare import CompareOptions, compare
 from notus_data.engine import EngineOptions
@@ -14,7 +14,7 @@ from notus_data.io import LoadOptions, report_path
 @click.command("binarize")
 @click.argument("input")
 @click.argument("output")
-@options_from(BinarizeOptions, LoadOptions, EngineOptions)
+@options_from(BinarizeOptions, CurationOptions, LoadOptions, EngineOptions)
 @progress_option
 @quiet_option
 @handle_errors
@@ -26,7 +26,8 @@ def binarize_command(input: str, output: str, quiet: bool, **options: object) ->
     Examples:
       notus-data binarize data/ultrafeedback-sample.parquet out/pairs.parquet
       notus-data binarize data/ultrafeedback-sample.parquet out/h4.jsonl --strategy zephyr --format h4
-      notus-data binarize openbmb/UltraFeedback out/notus.parquet --min-margin 1 --seed 7
+      notus-data binarize data/ultrafeedback-sample.parquet out/clean.parquet --benchmark-file data/truthfulqa-questions.jsonl
+      notus-data binarize openbmb/UltraFeedback out/notus.parquet --decontaminate truthfulqa --min-margin 1
     """
     report = binarize(input, output, **options)
     if not quiet:

@@ -34,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from notus_data.binarize import binarize_table, check_score_source
+from notus_data.binarize import binarize_table, check_score_source, removed_outcomes
 from notus_data.card import CardContext, SplitFiles, funnel_lines, write_card
 from notus_data.compare import CompareOptions, Comparison, compare_table
 from notus_data.errors import MissingDependencyError, OptionError
@@ -107,18 +107,6 @@ class _Decontaminator:
 
     def apply(self, table: pa.Table) -> tuple[np.ndarray, pa.Table]:
         return self.step.apply(table)
-
-
-def _removed_outcomes(table: pa.Table, reason: str) -> pa.Table:
-    n = table.num_rows
-    return pa.table(
-        {
-            "row_index": table.column("row_index"),
-            "source": table.column("source"),
-            "reason": pa.array([reason] * n, pa.string()),
-            "n_pairs": pa.array(np.zeros(n, dtype=np.int64)),
-        }
-    )
 
 
 # ----------------------------------------------------------------------------------------------- pair sink
@@ -267,7 +255,7 @@ class _Steps:
             with _timed(timed, "decontaminate"):
                 keep, hits = self.decontaminator.apply(table)
                 if not keep.all():
-                    report.add_outcomes(_removed_outcomes(table.filter(pa.array(~keep)), "decontaminated"))
+                    report.add_outcomes(removed_outcomes(table.filter(pa.array(~keep)), "decontaminated"))
                     table = table.filter(pa.array(keep))
                 self.evidence_writer.write(hits)
                 add_decontamination_evidence(self.decontamination, hits)

@@ -30,31 +30,18 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from notus_data.binarize import BinarizeOptions, binarize_table, check_score_source
 from notus_data.errors import SchemaError
-from notus_data.formats import SCHEMAS
 from notus_data.io import (
-    DEFAULT_BATCH_SIZE,
-    AtomicWriter,
-    LoadOptions,
-    load_ultrafeedback,
     read_table,
-    report_path,
-    sidecar_path,
-    write_table,
 )
-from notus_data.progress import progress_bar
 from notus_data.report import Report
 from notus_data.schema import ASPECTS, list_parts
-from notus_data.scoring import score_table
 
 DECISIONS = ("confirm", "correct", "discard")
 REQUIRED_COLUMNS = ("prompt_id", "completion_index", "decision", "corrected_score")
@@ -300,54 +287,14 @@ class DecisionTracker:
 
 
 def apply(
-    input: str | os.PathLike,
-    output: str | os.PathLike,
-    *,
-    decisions: str | os.PathLike,
-    revision: str | None = None,
-    split: str = "train",
-    streaming: bool = False,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    progress: bool = False,
-    **options: Any,
+    input: str | os.PathLike, output: str | os.PathLike, *, decisions: str | os.PathLike, **options: Any
 ) -> Report:
-    """Load ``input``, apply the review ``decisions``, then score and binarize as ``notus-data binarize`` does.
+    """Load ``input``, apply the review ``decisions``, then score and binarize: ``binarize(..., decisions=...)``.
 
-    Writes the pairs to ``output``, the report (with a ``decisions`` section: matched, confirmed, score_corrected,
-    discarded, text_differs, unmatched) to ``OUTPUT.report.json``, and every change to ``OUTPUT.changes.jsonl``.
-    ``options`` are the fields of :class:`notus_data.binarize.BinarizeOptions`.
+    Writes the pairs to ``output``, the report (with a ``decisions`` section: decisions_matched, confirmed,
+    score_corrected, discarded, text_differs, unmatched) to ``OUTPUT.report.json``, and every change to
+    ``OUTPUT.changes.jsonl``. ``options`` are those of :func:`notus_data.binarize.binarize`.
     """
-    LoadOptions(revision=revision, split=split, streaming=streaming, batch_size=batch_size)
-    opts = BinarizeOptions(**options)
-    tracker = DecisionTracker(load_decisions(decisions))
-    started = time.perf_counter()
-    source = load_ultrafeedback(input, revision=revision, split=split, streaming=streaming)
-    check_score_source(source, opts.score)
-    report = Report("review apply")
-    report.info.update(source.describe())
-    report.info["decisions"] = str(decisions)
-    report.info["options"] = asdict(opts)
-    with (
-        AtomicWriter(output, SCHEMAS[opts.format]) as writer,
-        progress_bar("apply", source.num_rows, progress) as bar,
-    ):
-        for batch in source.iter_batches(batch_size):
-            scored = score_table(tracker.apply(batch), opts.score_options())
-            pairs, outcomes = binarize_table(scored, opts)
-            writer.write(pairs)
-            report.add_outcomes(outcomes)
-            bar.advance(batch.num_rows)
-    report.add_step("decisions", tracker.counts())
-    report.problems = source.problems
-    report.check()
-    changes_file = sidecar_path(output, "changes.jsonl")
-    write_table(tracker.changes(), changes_file)
-    report.info.update(
-        {
-            "output": str(output),
-            "changes": str(changes_file),
-            "seconds": round(time.perf_counter() - started, 3),
-        }
-    )
-    report.write_json(report_path(output))
-    return report
+    from notus_data.binarize import binarize
+
+    return binarize(input, output, decisions=decisions, **options)
