@@ -87,12 +87,12 @@ def job_floor(input: str, output: str, reference_output: str) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from notus_data.io import AtomicWriter, TableSource, _parquet_wanted
+    from notus_data.io import AtomicWriter, TableSource, parquet_fields
 
     same_output = pq.read_table(reference_output)
     started = time.perf_counter()
     source = TableSource(Path(input))
-    for _ in source.iter_batches(columns=_parquet_wanted(False)):
+    for _ in source.iter_batches(columns=parquet_fields(False)):
         pass
     with AtomicWriter(output, same_output.schema) as writer:
         for batch in same_output.to_batches(max_chunksize=8192):

@@ -55,7 +55,7 @@ from notus_data.io import (
 from notus_data.progress import progress_bar
 from notus_data.report import Report
 from notus_data.schema import ASPECTS, column_array, invalid_rows, list_parts
-from notus_data.scoring import SCORE_SOURCES, ScoreOptions, score_table
+from notus_data.scoring import SCORE_SOURCES, ScoreOptions, score_counts, score_table
 
 STRATEGIES = ("notus", "zephyr", "best-vs-worst", "best-vs-all", "all-pairs")
 #: The score source each strategy ranks by unless ``score`` is given.
@@ -426,11 +426,6 @@ def check_score_source(source: Any, score: str) -> None:
         )
 
 
-def _score_counts(scored: pa.Table) -> dict[str, int]:
-    _, _, score = list_parts(column_array(scored, "score"))
-    return {"completions": len(score), "unscorable_completions": score.null_count}
-
-
 def binarize(
     input: str | os.PathLike,
     output: str | os.PathLike,
@@ -442,6 +437,7 @@ def binarize(
     progress: bool = False,
     engine: str = "local",
     ray_address: str | None = None,
+    ray_write: str = "driver",
     decisions: str | os.PathLike | None = None,
     decontaminate: tuple[str, ...] | str = (),
     benchmark_file: tuple[str, ...] | str = (),
@@ -451,13 +447,13 @@ def binarize(
 
     The pairs go to ``output`` (.parquet, .jsonl, or a folder for ``save_to_disk``), atomically; the report goes
     beside it as ``OUTPUT.report.json``. ``options`` are the fields of :class:`BinarizeOptions`; ``engine`` and
-    ``ray_address`` those of :class:`notus_data.engine.EngineOptions`. Before pairing, optionally: review
+    ``ray_address``, ``ray_write`` those of :class:`notus_data.engine.EngineOptions`. Before pairing, optionally: review
     ``decisions`` are applied (every change listed in ``OUTPUT.changes.jsonl``) and the prompts of the benchmarks in
     ``decontaminate`` are removed (counted as ``decontaminated``; the evidence goes to
     ``OUTPUT.decontamination.parquet``).
     """
     LoadOptions(revision=revision, split=split, streaming=streaming, batch_size=batch_size)
-    EngineOptions(engine=engine, ray_address=ray_address)
+    EngineOptions(engine=engine, ray_address=ray_address, ray_write=ray_write)
     curation = CurationOptions(
         decisions=None if decisions is None else str(decisions),
         decontaminate=decontaminate,
@@ -466,11 +462,6 @@ def binarize(
     opts = BinarizeOptions(**options)
     decontaminate_options = curation.decontaminate_options()
     if engine == "ray":
-        if curation.decisions is not None or decontaminate_options is not None:
-            raise OptionError(
-                "decisions / decontaminate: not available with engine='ray' in binarize; "
-                "run notus-data decontaminate first, or use --engine local"
-            )
         from notus_data.engine.ray import binarize_ray
 
         return binarize_ray(
@@ -481,6 +472,8 @@ def binarize(
             revision=revision,
             split=split,
             batch_size=batch_size,
+            curation=curation,
+            ray_write=ray_write,
         )
     started = time.perf_counter()
     source = load_ultrafeedback(input, revision=revision, split=split, streaming=streaming)
@@ -518,7 +511,7 @@ def binarize(
             pairs, outcomes = binarize_table(scored, opts)
             writer.write(pairs)
             report.add_outcomes(outcomes)
-            report.add_step("score", _score_counts(scored))
+            report.add_step("score", score_counts(scored))
             bar.advance(rows)
     report.problems = source.problems
     report.check()

@@ -34,6 +34,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from notus_data.engine import EngineOptions
 from notus_data.errors import OptionError, SchemaError
 from notus_data.io import DEFAULT_BATCH_SIZE, AtomicWriter, LoadOptions, load_ultrafeedback, report_path
 from notus_data.progress import progress_bar
@@ -401,16 +402,31 @@ def flag(
     streaming: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = False,
+    engine: str = "local",
+    ray_address: str | None = None,
     **options: Any,
 ) -> Report:
     """Flag the completions of UltraFeedback-shaped ``input`` and write them to ``output``; return the report.
 
     ``output`` is .parquet, .jsonl or a folder (``save_to_disk``), written atomically; the report (prompts in,
     prompts with flags, flagged completions by reason and by source) goes beside it as ``OUTPUT.report.json``.
-    ``options`` are the fields of :class:`FlagOptions`.
+    ``options`` are the fields of :class:`FlagOptions`; ``engine="ray"`` runs the step on Ray with the same output.
     """
     LoadOptions(revision=revision, split=split, streaming=streaming, batch_size=batch_size)
+    EngineOptions(engine=engine, ray_address=ray_address)
     opts = FlagOptions(**options)
+    if engine == "ray":
+        from notus_data.engine.ray import flag_ray
+
+        return flag_ray(
+            input,
+            output,
+            opts,
+            ray_address=ray_address,
+            revision=revision,
+            split=split,
+            batch_size=batch_size,
+        )
     started = time.perf_counter()
     source = load_ultrafeedback(
         input, revision=revision, split=split, streaming=streaming, with_critique=True

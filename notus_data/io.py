@@ -65,7 +65,7 @@ def _is_saved_dataset(folder: Path) -> bool:
     return (folder / "state.json").exists() or (folder / "dataset_dict.json").exists()
 
 
-def _projected_paths(pf: pq.ParquetFile, wanted: dict[str, list[str]] | None) -> list[str] | None:
+def projected_paths(pf: pq.ParquetFile, wanted: dict[str, list[str]] | None) -> list[str] | None:
     """Parquet leaf paths for the wanted top-level columns and nested fields (None: read everything)."""
     if wanted is None:
         return None
@@ -252,7 +252,7 @@ class TableSource:
         else:
             for file in self.files:
                 pf = _parquet_file(file)
-                for batch in pf.iter_batches(batch_size=batch_size, columns=_projected_paths(pf, columns)):
+                for batch in pf.iter_batches(batch_size=batch_size, columns=projected_paths(pf, columns)):
                     yield file, pa.Table.from_batches([batch])
 
 
@@ -322,7 +322,7 @@ def _needed(with_critique: bool) -> dict[str, list[str]]:
     return {"source": [], "instruction": [], "models": [], "completions": completion}
 
 
-def _parquet_wanted(with_critique: bool) -> dict[str, list[str]]:
+def parquet_fields(with_critique: bool) -> dict[str, list[str]]:
     wanted = _needed(with_critique)
     wanted["completions"] = [f for f in wanted["completions"] if f != "annotations"] + [
         f"annotations.{aspect}.Rating"
@@ -378,7 +378,7 @@ def load_ultrafeedback(
     """
     if is_local(input):
         source = TableSource(Path(input), split=split)
-        wanted = _parquet_wanted(with_critique) if source.kind == "parquet" else _needed(with_critique)
+        wanted = parquet_fields(with_critique) if source.kind == "parquet" else _needed(with_critique)
 
         def batches(batch_size: int) -> Iterator[tuple[Path, pa.Table]]:
             return source.iter_batches(columns=wanted, batch_size=batch_size)

@@ -129,3 +129,9 @@ def score_table(table: pa.Table, options: ScoreOptions | None = None) -> pa.Tabl
     return table.append_column("avg_rating", as_lists(completions, avg)).append_column(
         "score", as_lists(completions, score)
     )
+
+
+def score_counts(scored: pa.Table) -> dict[str, int]:
+    """Counts for the report's ``score`` section: completions, and those without a usable score."""
+    _, _, score = list_parts(column_array(scored, "score"))
+    return {"completions": len(score), "unscorable_completions": score.null_count}

@@ -6,13 +6,14 @@ import click
 
 from notus_data.cli._common import handle_errors, options_from, progress_option, quiet_option
 from notus_data.decontaminate import DecontaminateOptions, decontaminate, evidence_path
+from notus_data.engine import EngineOptions
 from notus_data.io import LoadOptions, report_path
 
 
 @click.command("decontaminate")
 @click.argument("input")
 @click.argument("output")
-@options_from(DecontaminateOptions, LoadOptions)
+@options_from(DecontaminateOptions, LoadOptions, EngineOptions, exclude=("ray_write",))
 @click.option("--dry-run", is_flag=True, help="write the evidence and the report, not the cleaned output")
 @progress_option
 @quiet_option

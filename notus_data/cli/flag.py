@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from notus_data.cli._common import handle_errors, options_from, progress_option, quiet_option
+from notus_data.engine import EngineOptions
 from notus_data.flag import FlagOptions, flag
 from notus_data.io import LoadOptions, report_path
 
@@ -12,7 +13,7 @@ from notus_data.io import LoadOptions, report_path
 @click.command("flag")
 @click.argument("input")
 @click.argument("output")
-@options_from(FlagOptions, LoadOptions)
+@options_from(FlagOptions, LoadOptions, EngineOptions, exclude=("ray_write",))
 @progress_option
 @quiet_option
 @handle_errors

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from notus_data.decontaminate.options import DecontaminateOptions
 from notus_data.decontaminate.step import ALL_METHODS, EVIDENCE_SCHEMA, DecontaminationStep, check_columns
+from notus_data.engine import EngineOptions
 from notus_data.errors import NotusDataError
 from notus_data.io import (
     DEFAULT_BATCH_SIZE,
@@ -128,6 +129,8 @@ def decontaminate(
     progress: bool = False,
     dry_run: bool = False,
     index: Any = None,
+    engine: str = "local",
+    ray_address: str | None = None,
     **options: Any,
 ) -> Report:
     """Remove the rows of ``input`` that hold a benchmark question; write the rest to ``output``.
@@ -140,11 +143,27 @@ def decontaminate(
     to the rows in). ``dry_run`` writes the evidence and the report but not the output.
 
     ``options`` are the fields of :class:`DecontaminateOptions` (``benchmark``, ``benchmark_file``, ...);
-    ``index`` an already built :class:`DecontaminationIndex` (then the benchmark options are not used).
+    ``index`` an already built :class:`DecontaminationIndex` (then the benchmark options are not used);
+    ``engine="ray"`` runs the step on Ray (the index built once and shared with the workers), same output.
     """
     LoadOptions(revision=revision, split=split, streaming=streaming, batch_size=batch_size)
+    EngineOptions(engine=engine, ray_address=ray_address)
     opts = DecontaminateOptions(**options)
     output_kind(output)  # a bad output extension fails before any work
+    if engine == "ray":
+        from notus_data.engine.ray import decontaminate_ray
+
+        return decontaminate_ray(
+            input,
+            output,
+            opts,
+            ray_address=ray_address,
+            revision=revision,
+            split=split,
+            batch_size=batch_size,
+            dry_run=dry_run,
+            index=index,
+        )
     started = time.perf_counter()
     source = _Input(input, revision=revision, split=split, streaming=streaming)
     if source.schema is not None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from notus_data.errors import OptionError
 
 ENGINES = ("local", "ray")
+RAY_WRITES = ("driver", "parallel")
 
 
 @dataclass
@@ -23,7 +24,20 @@ class EngineOptions:
         metadata={"help": "Ray cluster address for --engine ray (default: RAY_ADDRESS, or a local Ray)"},
     )
 
+    ray_write: str = field(
+        default="driver",
+        metadata={
+            "help": "--engine ray: 'driver' writes the same bytes as local; 'parallel' has each worker write its "
+            "own parquet file into an OUTPUT folder (for clusters)",
+            "choices": RAY_WRITES,
+        },
+    )
+
     def __post_init__(self) -> None:
+        if self.ray_write not in RAY_WRITES:
+            raise OptionError(
+                f"ray_write: {self.ray_write!r} is not a write mode; choose one of {', '.join(RAY_WRITES)}"
+            )
         if self.engine not in ENGINES:
             raise OptionError(f"engine: {self.engine!r} is not an engine; choose one of {', '.join(ENGINES)}")
         if self.ray_address is not None and self.engine != "ray":

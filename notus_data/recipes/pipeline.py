@@ -45,8 +45,7 @@ from notus_data.recipes.config import Recipe, resolve_recipe
 from notus_data.recipes.splits import ShardedWriter, SplitPlan, split_keys
 from notus_data.recipes.stats import Evidence, ScoreStats, add_decontamination_evidence, add_flag_evidence
 from notus_data.report import Report
-from notus_data.schema import list_parts
-from notus_data.scoring import score_table
+from notus_data.scoring import score_counts, score_table
 
 DEFAULT_OUTPUT_ROOT = Path("out")
 #: Files that mark a folder as an earlier output of `notus-data run` (safe to replace).
@@ -176,11 +175,6 @@ class _PairSink:
 # ------------------------------------------------------------------------------------------------- the run
 
 
-def _score_counts(scored: pa.Table) -> dict[str, int]:
-    _, _, score = list_parts(scored.column("score").combine_chunks())
-    return {"completions": len(score), "unscorable_completions": score.null_count}
-
-
 @contextlib.contextmanager
 def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
     started = time.perf_counter()
@@ -242,7 +236,7 @@ class _Steps:
                 table = self.tracker.apply(table)
         with _timed(timed, "score"):
             table = score_table(table, self.options.score_options())
-            report.add_step("score", _score_counts(table))
+            report.add_step("score", score_counts(table))
         if self.flags_writer is not None:
             from notus_data.flag import flag_counts, flag_table
 
