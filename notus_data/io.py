@@ -14,10 +14,12 @@ import contextlib
 import hashlib
 import json
 import os
+import queue
 import re
 import shutil
 import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -256,6 +258,52 @@ class TableSource:
                     yield file, pa.Table.from_batches([batch])
 
 
+_DONE = object()
+
+
+def prefetch(iterator: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """Yield the items of ``iterator`` in order while a background thread reads up to ``depth`` items ahead.
+
+    Reading parquet releases the GIL, so the next batch is read while the caller computes and writes the current
+    one. An exception in the reader is raised in the caller, at the item where it happened; a caller that stops
+    early stops the reader. At most ``depth`` extra items are held.
+    """
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        items.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put((_DONE, None))
+        except BaseException as exc:  # handed to the caller
+            items.put((_DONE, exc))
+
+    thread = threading.Thread(target=read, name="notus-data-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = items.get()
+            if error is not None:
+                raise error
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                items.get_nowait()
+        thread.join()
+
+
 def _parquet_file(path: Path) -> pq.ParquetFile:
     try:
         # pre_buffer=False: read column chunks as they are needed, which halves the peak memory of a large file.
@@ -296,7 +344,7 @@ class UltraFeedbackSource:
         """Yield canonical tables; ``row_index`` counts rows from the start of the input."""
         offset = 0
         layouts: dict[str, RawLayout] = {}
-        for origin, raw in self._batches(batch_size):
+        for origin, raw in prefetch(self._batches(batch_size)):
             layout = layouts.get(str(origin))
             if layout is None:
                 layout = layouts[str(origin)] = check_raw_schema(raw.schema, str(origin))

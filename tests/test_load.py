@@ -224,3 +224,37 @@ def test_read_table_names_a_missing_column(tmp_path):
     assert read_table(path, ["prompt"]).to_pylist() == [{"prompt": "x"}]
     with pytest.raises(SchemaError, match=r"missing column\(s\) \['chosen'\]"):
         read_table(path, ["chosen"])
+
+
+def test_prefetch_keeps_order_raises_in_place_and_stops_early():
+    import threading
+
+    from notus_data.io import prefetch
+
+    assert list(prefetch(iter(range(100)), depth=3)) == list(range(100))
+
+    def failing():
+        yield 1
+        yield 2
+        raise ValueError("bad batch")
+
+    got = []
+    with pytest.raises(ValueError, match="bad batch"):
+        for item in prefetch(failing()):
+            got.append(item)
+    assert got == [1, 2]
+
+    produced = []
+
+    def endless():
+        i = 0
+        while True:
+            produced.append(i)
+            yield i
+            i += 1
+
+    stream = prefetch(endless(), depth=2)
+    assert [next(stream) for _ in range(5)] == [0, 1, 2, 3, 4]
+    stream.close()
+    assert len(produced) <= 5 + 2 + 1  # the reader stopped, at most `depth` items ahead
+    assert not any(t.name == "notus-data-prefetch" for t in threading.enumerate())
