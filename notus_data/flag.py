@@ -378,7 +378,7 @@ def flag_counts(table: pa.Table, flagged: pa.Table) -> tuple[dict[str, Any], dic
     return counts, by_source
 
 
-def _outcomes(table: pa.Table, flagged: pa.Table) -> pa.Table:
+def flag_outcomes(table: pa.Table, flagged: pa.Table) -> pa.Table:
     """One row per input row for :meth:`Report.add_outcomes`: reason null when the row has flagged completions,
     ``n_pairs`` = its flagged completions (so ``rows_out`` counts flagged completions)."""
     position = pc.index_in(flagged.column("row_index"), value_set=table.column("row_index").combine_chunks())
@@ -452,7 +452,7 @@ def flag(
         for batch in source.iter_batches(batch_size):
             flagged = flag_table(batch, opts)
             writer.write(flagged)
-            report.add_outcomes(_outcomes(batch, flagged))
+            report.add_outcomes(flag_outcomes(batch, flagged))
             counts, pairs = flag_counts(batch, flagged)
             report.add_step("flag", counts)
             for key, n in pairs.items():

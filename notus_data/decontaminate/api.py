@@ -87,7 +87,7 @@ class _Input:
         return {"input": self.origin, "revision": self.revision, "rows": self.num_rows}
 
 
-def _outcomes(batch: pa.Table, keep: np.ndarray) -> pa.Table:
+def decontaminate_outcomes(batch: pa.Table, keep: np.ndarray) -> pa.Table:
     n = batch.num_rows
     if "source" in batch.schema.names:
         source = pc.fill_null(batch.column("source").cast(pa.string()), "unknown")
@@ -187,7 +187,7 @@ def decontaminate(
             if writer is not None:
                 writer.write(batch.filter(pa.array(keep)))
             evidence_writer.write(evidence)
-            report.add_outcomes(_outcomes(batch, keep))
+            report.add_outcomes(decontaminate_outcomes(batch, keep))
             report.add_step("decontaminate", step_counts(evidence, batch.num_rows))
             offset += batch.num_rows
             bar.advance(batch.num_rows)

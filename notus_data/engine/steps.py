@@ -20,13 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from notus_data.binarize import BinarizeOptions, binarize_table, removed_outcomes
 from notus_data.report import Report
-from notus_data.schema import RawLayout, check_raw_schema, invalid_rows, needed_columns, normalize_batch
+from notus_data.schema import RawLayout, check_raw_schema, needed_columns, normalize_batch
 from notus_data.scoring import score_counts, score_table
 
 #: Key of the flag section that carries (source, reason) counts between batches; the job turns it into
@@ -86,21 +84,6 @@ class BinarizeStep(UltraFeedbackStep):
         return ((pairs,) if evidence is None else (pairs, evidence)), part
 
 
-def flag_outcomes(table: pa.Table, flagged: pa.Table) -> pa.Table:
-    """One outcome per input row, as the local flag job counts them: ``invalid_row``, ``not_flagged``, or null
-    (the row has flagged completions; ``n_pairs`` = how many)."""
-    position = pc.index_in(flagged.column("row_index"), value_set=table.column("row_index").combine_chunks())
-    n_flags = np.bincount(position.to_numpy(zero_copy_only=False), minlength=table.num_rows).astype(np.int64)
-    reason = np.where(invalid_rows(table), "invalid_row", np.where(n_flags > 0, None, "not_flagged"))
-    return pa.table(
-        {
-            "source": table.column("source"),
-            "reason": pa.array(reason.tolist(), pa.string()),
-            "n_pairs": pa.array(n_flags),
-        }
-    )
-
-
 @dataclass
 class FlagStep(UltraFeedbackStep):
     """flag_table on canonical batches with critiques: the body of the loop of :func:`notus_data.flag.flag`."""
@@ -114,6 +97,8 @@ class FlagStep(UltraFeedbackStep):
 
         flagged = flag_table(canonical, self.options)
         part = Report(self.command)
+        from notus_data.flag import flag_outcomes
+
         part.add_outcomes(flag_outcomes(canonical, flagged))
         counts, by_source = flag_counts(canonical, flagged)
         part.add_step("flag", counts)
@@ -140,23 +125,6 @@ def shared(value: Any) -> Any:
     return _SHARED[key]
 
 
-def decontaminate_outcomes(batch: pa.Table, keep: np.ndarray) -> pa.Table:
-    """One outcome per input row, as the local decontaminate job counts them (reason ``decontaminated``)."""
-    from notus_data.decontaminate.api import REASON
-
-    if "source" in batch.schema.names:
-        source = pc.fill_null(batch.column("source").cast(pa.string()), "unknown")
-    else:
-        source = pa.array(["unknown"] * batch.num_rows, pa.string())
-    return pa.table(
-        {
-            "source": source,
-            "reason": pa.array(np.where(keep, None, REASON).tolist(), pa.string()),
-            "n_pairs": pa.array(keep.astype(np.int64)),
-        }
-    )
-
-
 @dataclass
 class DecontaminateStep:
     """find_contamination on raw rows (every column): the body of the loop of
@@ -176,6 +144,8 @@ class DecontaminateStep:
 
         keep, evidence = find_contamination(batch, shared(self.index), self.options, row_offset=start)
         part = Report(self.command)
+        from notus_data.decontaminate.api import decontaminate_outcomes
+
         part.add_outcomes(decontaminate_outcomes(batch, keep))
         part.add_step("decontaminate", step_counts(evidence, batch.num_rows))
         return (batch.filter(pa.array(keep)), evidence), part
