@@ -378,6 +378,19 @@ def flag_counts(table: pa.Table, flagged: pa.Table) -> tuple[dict[str, Any], dic
     return counts, by_source
 
 
+def check_critique(source: Any, opts: FlagOptions) -> None:
+    """Fail before any work when the negative_critique rule is on and the input has no critique field."""
+    if (
+        "negative_critique" in opts.rules
+        and source.layout is not None
+        and "critique" not in source.layout.completion_fields
+    ):
+        raise SchemaError(
+            f"{source.origin}: field 'completions[].critique' is missing; the negative_critique rule needs it "
+            f"(or leave it out: --rules {','.join(r for r in opts.rules if r != 'negative_critique')})"
+        )
+
+
 def flag_outcomes(table: pa.Table, flagged: pa.Table) -> pa.Table:
     """One row per input row for :meth:`Report.add_outcomes`: reason null when the row has flagged completions,
     ``n_pairs`` = its flagged completions (so ``rows_out`` counts flagged completions)."""
@@ -431,15 +444,7 @@ def flag(
     source = load_ultrafeedback(
         input, revision=revision, split=split, streaming=streaming, with_critique=True
     )
-    if (
-        "negative_critique" in opts.rules
-        and source.layout is not None
-        and "critique" not in source.layout.completion_fields
-    ):
-        raise SchemaError(
-            f"{source.origin}: field 'completions[].critique' is missing; the negative_critique rule needs it "
-            f"(or leave it out: --rules {','.join(r for r in opts.rules if r != 'negative_critique')})"
-        )
+    check_critique(source, opts)
     report = Report("flag")
     report.info.update(source.describe())
     report.info["options"] = asdict(opts)

@@ -43,7 +43,7 @@ from notus_data.engine.runner import run_on_ray
 from notus_data.engine.session import import_ray
 from notus_data.engine.steps import FLAG_PAIRS_KEY, BinarizeStep, DecontaminateStep, FlagStep
 from notus_data.engine.work import ShardWriter, with_rows
-from notus_data.errors import NotusDataError, OptionError, SchemaError
+from notus_data.errors import NotusDataError, OptionError
 from notus_data.formats import SCHEMAS
 from notus_data.io import (
     DEFAULT_BATCH_SIZE,
@@ -210,20 +210,12 @@ def flag_ray(
 ) -> Report:
     """:func:`notus_data.flag.flag` on Ray (``opts``: a :class:`~notus_data.flag.FlagOptions`): the same
     flagged completions, byte for byte, and the same report counts. Arguments as :func:`binarize_ray`."""
-    from notus_data.flag import FLAGGED_SCHEMA, REASONS
+    from notus_data.flag import FLAGGED_SCHEMA, REASONS, check_critique
 
     import_ray()
     started = time.perf_counter()
     source = load_ultrafeedback(input, revision=revision, split=split, with_critique=True)
-    if (
-        "negative_critique" in opts.rules
-        and source.layout is not None
-        and "critique" not in source.layout.completion_fields
-    ):
-        raise SchemaError(
-            f"{source.origin}: field 'completions[].critique' is missing; the negative_critique rule needs it "
-            f"(or leave it out: --rules {','.join(r for r in opts.rules if r != 'negative_critique')})"
-        )
+    check_critique(source, opts)
     report = Report("flag")
     report.info.update(source.describe())
     report.info["options"] = asdict(opts)
