@@ -88,12 +88,13 @@ def job_floor(input: str, output: str, reference_output: str) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from notus_data.io import AtomicWriter, TableSource, parquet_fields
+    from notus_data.io import AtomicWriter, TableSource
+    from notus_data.schema import needed_columns
 
     same_output = pq.read_table(reference_output)
     started = time.perf_counter()
     source = TableSource(Path(input))
-    for _ in source.iter_batches(columns=parquet_fields(False)):
+    for _ in source.iter_batches(columns=needed_columns()):
         pass
     with AtomicWriter(output, same_output.schema) as writer:
         for batch in same_output.to_batches(max_chunksize=8192):

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from notus_data.errors import NotusDataError, SchemaError
 from notus_data.report import Problems
-from notus_data.schema import RawLayout, check_raw_schema, normalize_batch
+from notus_data.schema import RawLayout, check_raw_schema, needed_columns, normalize_batch
 
 DEFAULT_HUB_ID = "openbmb/UltraFeedback"
 #: The openbmb/UltraFeedback revision after the critique-score fix (RECIPE.md, section 1).
@@ -363,22 +363,6 @@ class UltraFeedbackSource:
         return {"input": self.origin, "revision": self.revision, "rows": self.num_rows}
 
 
-def _needed(with_critique: bool) -> dict[str, list[str]]:
-    completion = ["model", "response", "overall_score", "fine-grained_score", "annotations"]
-    if with_critique:
-        completion.append("critique")
-    return {"source": [], "instruction": [], "models": [], "completions": completion}
-
-
-def parquet_fields(with_critique: bool) -> dict[str, list[str]]:
-    wanted = _needed(with_critique)
-    wanted["completions"] = [f for f in wanted["completions"] if f != "annotations"] + [
-        f"annotations.{aspect}.Rating"
-        for aspect in ("instruction_following", "honesty", "truthfulness", "helpfulness")
-    ]
-    return wanted
-
-
 @dataclass
 class LoadOptions:
     """Where the input comes from and how it is read. Every field is also a CLI option of the same name."""
@@ -426,7 +410,7 @@ def load_ultrafeedback(
     """
     if is_local(input):
         source = TableSource(Path(input), split=split)
-        wanted = parquet_fields(with_critique) if source.kind == "parquet" else _needed(with_critique)
+        wanted = needed_columns(with_critique=with_critique)
 
         def batches(batch_size: int) -> Iterator[tuple[Path, pa.Table]]:
             return source.iter_batches(columns=wanted, batch_size=batch_size)
@@ -466,7 +450,7 @@ def from_hub(
         ) from exc
     schema = ds.features.arrow_schema if ds.features is not None else None
     num_rows = None if streaming else ds.num_rows
-    columns = list(_needed(with_critique))
+    columns = list(needed_columns(with_critique=with_critique))
 
     def batches(batch_size: int) -> Iterator[tuple[str, pa.Table]]:
         for batch in _iter_dataset(ds, columns, batch_size):

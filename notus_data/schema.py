@@ -179,8 +179,11 @@ def check_raw_schema(schema: pa.Schema, origin: str) -> RawLayout:
     )
 
 
-def needed_columns(layout: RawLayout | None = None, *, with_critique: bool = False) -> dict[str, list[str]]:
-    """Top-level column -> the nested field paths a normalization reads (for column projection)."""
+def needed_columns(*, with_critique: bool = False) -> dict[str, list[str]]:
+    """Top-level column -> the nested field paths a normalization reads (for column projection).
+
+    Parquet readers project the nested paths; other readers select the top-level columns (the keys).
+    """
     completion = ["model", "response", "overall_score", "fine-grained_score"]
     if with_critique:
         completion.append("critique")

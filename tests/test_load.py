@@ -77,10 +77,11 @@ def test_parquet_reads_only_the_needed_nested_columns(tmp_path):
     rows[0]["completions"][0]["critique"] = "x" * 100_000
     path = write_parquet(tmp_path / "big.parquet", rows)
     source = load_ultrafeedback(path)
-    from notus_data.io import TableSource, parquet_fields, projected_paths
+    from notus_data.io import TableSource, projected_paths
+    from notus_data.schema import needed_columns
 
     pf = pq.ParquetFile(path)
-    paths = projected_paths(pf, parquet_fields(False))
+    paths = projected_paths(pf, needed_columns())
     assert not any("critique" in p or "Rationale" in p or "correct_answers" in p for p in paths)
     assert any(p.endswith("honesty.Rating") for p in paths)
     assert canonical(source).num_rows == 1
