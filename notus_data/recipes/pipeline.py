@@ -93,21 +93,6 @@ def describe_source(recipe: Recipe, source: Any) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------- optional steps
 
 
-class _Decontaminator:
-    """The decontaminate step (:class:`notus_data.decontaminate.DecontaminationStep`): its benchmark index is
-    built once per run; ``apply`` gives a keep mask over a batch's rows and the evidence of the removed ones."""
-
-    def __init__(self, options: Any) -> None:
-        from notus_data.decontaminate import EVIDENCE_SCHEMA, DecontaminationStep
-
-        self.step = DecontaminationStep(options)
-        self.evidence_schema = EVIDENCE_SCHEMA
-        self.info = self.step.describe()
-
-    def apply(self, table: pa.Table) -> tuple[np.ndarray, pa.Table]:
-        return self.step.apply(table)
-
-
 # ----------------------------------------------------------------------------------------------- pair sink
 
 
@@ -199,7 +184,9 @@ class _Steps:
         self.decontaminator = None
         if recipe.decontaminate is not None:
             with _timed(timings, "decontaminate_index"):
-                self.decontaminator = _Decontaminator(recipe.decontaminate)
+                from notus_data.decontaminate import DecontaminationStep
+
+                self.decontaminator = DecontaminationStep(recipe.decontaminate)
         self.compare_with = None
         layout = source.layout
         if recipe.card.compare and layout is not None and layout.has_ratings:
@@ -223,7 +210,9 @@ class _Steps:
             self.flags_writer = stack.enter_context(AtomicWriter(folder / files["flags"], FLAGGED_SCHEMA))
         if self.decontaminator is not None:
             files["decontamination"] = "evidence/decontamination.parquet"
-            schema = self.decontaminator.evidence_schema
+            from notus_data.decontaminate import EVIDENCE_SCHEMA
+
+            schema = EVIDENCE_SCHEMA
             self.evidence_writer = stack.enter_context(
                 AtomicWriter(folder / files["decontamination"], schema)
             )
@@ -273,7 +262,7 @@ class _Steps:
             self.report.add_step("review", self.tracker.counts())
             stack.enter_context(AtomicWriter(folder / files["review_changes"])).write(self.tracker.changes())
         if self.decontaminator is not None:
-            self.report.add_step("decontaminate", self.decontaminator.info)
+            self.report.add_step("decontaminate", self.decontaminator.describe())
         if self.recipe.flag is not None:
             from notus_data.flag import REASONS
 
