@@ -34,6 +34,7 @@ import contextlib
 import os
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,7 @@ from notus_data.io import (
     DEFAULT_BATCH_SIZE,
     AtomicWriter,
     LoadOptions,
+    guard_outputs,
     load_ultrafeedback,
     report_path,
     sidecar_path,
@@ -426,6 +428,29 @@ def check_score_source(source: Any, score: str) -> None:
         )
 
 
+def binarize_outputs(output: str | os.PathLike, curation: CurationOptions) -> list[Path]:
+    """Every path a binarize run writes: the pairs, the report, and the evidence and changes files."""
+    paths = [Path(output), report_path(output)]
+    if curation.decontaminate_options() is not None:
+        from notus_data.decontaminate import evidence_path
+
+        paths.append(evidence_path(output))
+    if curation.decisions is not None:
+        paths.append(sidecar_path(output, "changes.jsonl"))
+    return paths
+
+
+def binarize_inputs(input: str | os.PathLike, curation: CurationOptions) -> list[str]:
+    """Every local file a binarize run reads: the input, the decisions, the benchmark files."""
+    from notus_data.decontaminate.benchmarks import benchmark_paths
+
+    return [
+        str(input),
+        *([curation.decisions] if curation.decisions else []),
+        *benchmark_paths(curation.benchmark_file),
+    ]
+
+
 def binarize(
     input: str | os.PathLike,
     output: str | os.PathLike,
@@ -461,6 +486,7 @@ def binarize(
     )
     opts = BinarizeOptions(**options)
     decontaminate_options = curation.decontaminate_options()
+    guard_outputs("binarize", binarize_outputs(output, curation), binarize_inputs(input, curation))
     if engine == "ray":
         from notus_data.engine.ray import binarize_ray
 
@@ -488,12 +514,14 @@ def binarize(
     report.info["options"] = asdict(opts)
     report.info["curation"] = asdict(curation)
     with contextlib.ExitStack() as stack:
-        writer = stack.enter_context(AtomicWriter(output, SCHEMAS[opts.format]))
+        writer = stack.enter_context(AtomicWriter(output, SCHEMAS[opts.format], command="binarize"))
         if decontaminate_options is not None:
             from notus_data.decontaminate import EVIDENCE_SCHEMA, DecontaminationStep, evidence_path
 
             step = DecontaminationStep(decontaminate_options)
-            evidence = stack.enter_context(AtomicWriter(evidence_path(output), EVIDENCE_SCHEMA))
+            evidence = stack.enter_context(
+                AtomicWriter(evidence_path(output), EVIDENCE_SCHEMA, command="binarize")
+            )
         bar = stack.enter_context(progress_bar("binarize", source.num_rows, progress))
         for batch in source.iter_batches(batch_size):
             check_score_source(source, opts.score)
@@ -517,7 +545,9 @@ def binarize(
     report.check()
     if tracker is not None:
         report.add_step("decisions", tracker.counts())
-        report.info["changes"] = str(write_table(tracker.changes(), sidecar_path(output, "changes.jsonl")))
+        report.info["changes"] = str(
+            write_table(tracker.changes(), sidecar_path(output, "changes.jsonl"), command="binarize")
+        )
     if step is not None:
         report.add_step("decontaminate", step.describe())
     report.info["output"] = str(output)

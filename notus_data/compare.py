@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from notus_data.binarize import BinarizeOptions, binarize_table, check_score_source
-from notus_data.io import DEFAULT_BATCH_SIZE, LoadOptions, atomic_path, load_ultrafeedback
+from notus_data.io import DEFAULT_BATCH_SIZE, LoadOptions, atomic_path, guard_outputs, load_ultrafeedback
 from notus_data.progress import progress_bar
 from notus_data.schema import column_array, list_parts
 from notus_data.scoring import score_table
@@ -150,6 +150,8 @@ def compare(
     """
     LoadOptions(revision=revision, split=split, streaming=streaming, batch_size=batch_size)
     opts = CompareOptions(**options)
+    if output is not None:
+        guard_outputs("compare", [output], [input])
     a, b = opts.binarizations()
     source = load_ultrafeedback(input, revision=revision, split=split, streaming=streaming)
     for side in (a, b):

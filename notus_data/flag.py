@@ -36,7 +36,14 @@ import pyarrow.compute as pc
 
 from notus_data.engine import EngineOptions
 from notus_data.errors import OptionError, SchemaError
-from notus_data.io import DEFAULT_BATCH_SIZE, AtomicWriter, LoadOptions, load_ultrafeedback, report_path
+from notus_data.io import (
+    DEFAULT_BATCH_SIZE,
+    AtomicWriter,
+    LoadOptions,
+    guard_outputs,
+    load_ultrafeedback,
+    report_path,
+)
 from notus_data.progress import progress_bar
 from notus_data.report import Report
 from notus_data.schema import invalid_rows, list_parts
@@ -428,6 +435,7 @@ def flag(
     LoadOptions(revision=revision, split=split, streaming=streaming, batch_size=batch_size)
     EngineOptions(engine=engine, ray_address=ray_address)
     opts = FlagOptions(**options)
+    guard_outputs("flag", [output, report_path(output)], [input])
     if engine == "ray":
         from notus_data.engine.ray import flag_ray
 
@@ -451,7 +459,7 @@ def flag(
     report.info["reasons"] = {r: REASONS[r] for r in opts.rules}
     by_source: dict[tuple[str, str], int] = {}
     with (
-        AtomicWriter(output, FLAGGED_SCHEMA) as writer,
+        AtomicWriter(output, FLAGGED_SCHEMA, command="flag") as writer,
         progress_bar("flag", source.num_rows, progress) as bar,
     ):
         for batch in source.iter_batches(batch_size):

@@ -515,6 +515,8 @@ def output_kind(path: str | os.PathLike) -> str:
 def sidecar_path(output: str | os.PathLike, name: str) -> Path:
     """A file beside ``output``: ``out/pairs.parquet`` -> ``out/pairs.<name>``."""
     out = Path(output)
+    if not out.name:  # "." or "/": the folder's own name
+        out = Path(os.path.abspath(out))
     stem = out.name[: -len(out.suffix)] if out.suffix else out.name
     return out.with_name(f"{stem}.{name}")
 
@@ -522,6 +524,105 @@ def sidecar_path(output: str | os.PathLike, name: str) -> Path:
 def report_path(output: str | os.PathLike) -> Path:
     """Where a run's JSON report sits: beside the output, ``OUTPUT.report.json``."""
     return sidecar_path(output, "report.json")
+
+
+# --------------------------------------------------------------------------------------- output safety
+
+#: The file that marks a folder as written by notus-data (and by which command): only such a folder, or an
+#: empty one, is ever replaced by a later output.
+OUTPUT_MARKER = ".notus-data-output.json"
+
+
+def _real(path: str | os.PathLike) -> Path:
+    """The absolute path with every symlink and ``..`` resolved (the path need not exist)."""
+    return Path(os.path.realpath(os.path.abspath(os.fspath(path))))
+
+
+def write_marker(folder: str | os.PathLike, command: str) -> None:
+    """Mark ``folder`` as an output of ``command`` (see :data:`OUTPUT_MARKER`)."""
+    text = json.dumps({"written_by": "notus-data", "command": command}, sort_keys=True) + "\n"
+    (Path(folder) / OUTPUT_MARKER).write_text(text, encoding="utf-8")
+
+
+def folder_owner(folder: str | os.PathLike) -> str | None:
+    """The command that wrote ``folder`` ("" for an empty folder), or None when notus-data did not write it.
+
+    A folder written by `notus-data run` before the marker existed is recognized by its resolved recipe and
+    report.
+    """
+    folder = Path(folder)
+    marker = folder / OUTPUT_MARKER
+    if marker.is_file():
+        try:
+            data = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if isinstance(data, dict) and data.get("written_by") == "notus-data":
+            return str(data.get("command") or "")
+        return None
+    if not any(folder.iterdir()):
+        return ""
+    recipe = folder / "recipe.yaml"
+    if recipe.is_file() and (folder / "report.json").is_file():
+        with open(recipe, encoding="utf-8", errors="replace") as fh:
+            if fh.readline().startswith("# notus-data recipe (resolved)"):
+                return "run"
+    return None
+
+
+def check_not_inputs(
+    outputs: Sequence[str | os.PathLike], inputs: Sequence[str | os.PathLike | None]
+) -> None:
+    """Refuse an output path that resolves (symlinks, ``..``, relative paths) to one of the local ``inputs``,
+    to a folder that holds one, or to a place inside an input folder (Hub ids are not checked)."""
+    from notus_data.errors import OptionError
+
+    local_inputs = [(str(i), _real(i)) for i in inputs if i is not None and is_local(i)]
+    for output in outputs:
+        out = _real(output)
+        for given, inp in local_inputs:
+            if out == inp:
+                raise OptionError(
+                    f"output: {output} is the input {given}; writing it would destroy the input. Give another "
+                    "output path (nothing was written)"
+                )
+            if out in inp.parents:
+                raise OptionError(
+                    f"output: {output} is a folder that holds the input {given}; writing it would delete the "
+                    "input. Give another output path (nothing was written)"
+                )
+            if inp.is_dir() and inp in out.parents:
+                raise OptionError(
+                    f"output: {output} is inside the input folder {given}; the output would be mixed into the "
+                    "input. Give a path outside it (nothing was written)"
+                )
+
+
+def guard_outputs(
+    command: str,
+    outputs: Sequence[str | os.PathLike],
+    inputs: Sequence[str | os.PathLike | None] = (),
+) -> None:
+    """Refuse, before any work, an output path that would destroy data the run did not make.
+
+    Every path a run writes (its output and the files beside it) must pass :func:`check_not_inputs`; and an
+    output that exists as a folder must be empty or an earlier output of the same ``command`` (it carries
+    :data:`OUTPUT_MARKER`). Raises :class:`OptionError` naming the output, the input and the fix.
+    """
+    from notus_data.errors import OptionError
+
+    check_not_inputs(outputs, inputs)
+    for output in outputs:
+        out = _real(output)
+        if out.is_dir():
+            owner = folder_owner(out)
+            if owner is None or (owner and owner != command):
+                what = "an output of `notus-data " + owner + "`" if owner else "not written by notus-data"
+                raise OptionError(
+                    f"output: {output} is an existing folder {what}; `notus-data {command}` replaces only "
+                    "an empty folder or its own earlier output. Give a new path, or move that folder away "
+                    "yourself (nothing was written)"
+                )
 
 
 def _remove(path: Path) -> None:
@@ -534,8 +635,19 @@ def _remove(path: Path) -> None:
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a hidden temporary path beside ``path``; on success it replaces ``path``, on error it is removed."""
+    """Yield a hidden temporary path beside ``path``; on success it replaces ``path``, on error it is removed.
+
+    An existing folder at ``path`` is replaced only when notus-data wrote it (or it is empty): anything else is
+    refused before the temporary path is made, so no user folder is ever deleted.
+    """
     target = Path(path)
+    if target.is_dir() and not target.is_symlink() and folder_owner(target) is None:
+        from notus_data.errors import OptionError
+
+        raise OptionError(
+            f"output: {target} is an existing folder not written by notus-data; it is never replaced. Give a "
+            "new path, or move that folder away yourself (nothing was written)"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".notus-tmp-{target.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
@@ -566,7 +678,7 @@ class AtomicWriter:
 
     Rows are written in row groups of exactly ``row_group_size`` rows (the last one shorter), so the output bytes
     do not depend on how the caller batched its writes. Use as a context manager; ``schema`` is needed for an
-    output that may stay empty.
+    output that may stay empty. A folder output is marked as written by ``command`` (see :func:`guard_outputs`).
 
     >>> import pyarrow as pa, tempfile, os
     >>> out = os.path.join(tempfile.mkdtemp(), "x.parquet")
@@ -582,8 +694,10 @@ class AtomicWriter:
         schema: pa.Schema | None = None,
         *,
         row_group_size: int = ROW_GROUP_SIZE,
+        command: str = "write",
     ):
         self.path = Path(path)
+        self.command = command
         self.kind = output_kind(self.path)
         self.schema = schema
         self.row_group_size = row_group_size
@@ -652,6 +766,7 @@ class AtomicWriter:
             self._writer.close()
         if self.kind == "folder":
             _parquet_to_saved_dataset(self._data_path, self._tmp, self._workdir)
+            write_marker(self._tmp, self.command)
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         try:
@@ -692,8 +807,14 @@ def _parquet_to_saved_dataset(parquet_path: Path, target: Path, workdir: Path) -
             datasets.enable_progress_bars()
 
 
-def write_table(table: pa.Table, path: str | os.PathLike, *, row_group_size: int = ROW_GROUP_SIZE) -> Path:
+def write_table(
+    table: pa.Table,
+    path: str | os.PathLike,
+    *,
+    row_group_size: int = ROW_GROUP_SIZE,
+    command: str = "write",
+) -> Path:
     """Write one table atomically (parquet, jsonl or a ``save_to_disk`` folder, by the path's extension)."""
-    with AtomicWriter(path, table.schema, row_group_size=row_group_size) as writer:
+    with AtomicWriter(path, table.schema, row_group_size=row_group_size, command=command) as writer:
         writer.write(table)
     return Path(path)

@@ -20,9 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from notus_data.errors import NotusDataError, OptionError
+from notus_data.io import OUTPUT_MARKER
 
 #: Files in a run's folder that are never uploaded (temporary files of an interrupted run).
-IGNORE_PATTERNS = [".notus-tmp-*", "**/.notus-tmp-*", ".work/**", "**/.*-part-*.parquet"]
+IGNORE_PATTERNS = [
+    ".notus-tmp-*",
+    "**/.notus-tmp-*",
+    ".work/**",
+    "**/.*-part-*.parquet",
+    OUTPUT_MARKER,  # marks the folder as a notus-data output on this disk; nothing for the Hub
+]
 TEXT_SUFFIXES = (".md", ".yaml", ".yml", ".json", ".jsonl", ".txt", ".csv", ".cfg", ".ini", ".env", ".py")
 MAX_SCANNED_BYTES = 50 << 20
 LOGIN_HINT = "set HF_TOKEN or run `hf auth login`"

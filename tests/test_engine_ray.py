@@ -32,7 +32,7 @@ from notus_data.engine.ray import binarize_ray
 from notus_data.engine.runner import in_order
 from notus_data.engine.work import result_row
 from notus_data.errors import MissingDependencyError, NotusDataError, OptionError, SchemaError
-from notus_data.io import read_table
+from notus_data.io import OUTPUT_MARKER, read_table
 from notus_data.report import Report
 from notus_data.synthetic import write_jsonl, write_parquet
 
@@ -179,7 +179,8 @@ def test_parallel_write_gives_the_same_pairs_in_file_name_order(ray_cluster, inp
     ray = binarize_ray(
         inputs[which], tmp_path / "ray", BinarizeOptions(**options), batch_size=150, ray_write="parallel"
     )
-    files = sorted((tmp_path / "ray").iterdir())
+    assert (tmp_path / "ray" / OUTPUT_MARKER).is_file()  # the folder is marked as a binarize output
+    files = sorted(f for f in (tmp_path / "ray").iterdir() if f.name != OUTPUT_MARKER)
     assert len(files) > 3 and all(f.name.startswith("part-") and f.suffix == ".parquet" for f in files)
     pairs = pa.concat_tables(pq.read_table(f) for f in files)
     assert pairs.equals(pq.read_table(tmp_path / "local.parquet"))

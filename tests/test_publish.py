@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from notus_data.errors import NotusDataError
+from notus_data.io import OUTPUT_MARKER
 from notus_data.publish import PublishError, publish, validate_folder
 from notus_data.recipes import run
 
@@ -198,6 +199,7 @@ def test_publish_uploads_every_file_through_huggingface_hub(folder: Path, no_log
     assert all(r["headers"].get("authorization") == f"Bearer {TOKEN}" for r in hub.requests)
     # every file of the folder arrives, byte for byte
     local = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert local.pop(OUTPUT_MARKER)  # the local "written by notus-data" marker stays home
     assert hub.committed_files() == local
     assert result.repo_url == f"{hub.url}/datasets/me/notus-test"
     assert result.revision == "main" and result.summary.splits == {"train": 397}

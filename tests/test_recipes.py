@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from notus_data.binarize import binarize
 from notus_data.errors import NotusDataError, OptionError
+from notus_data.io import OUTPUT_MARKER
 from notus_data.recipes import bundled_recipes, load_recipe, resolve_recipe, run
 from notus_data.recipes.splits import LAYOUT_SPLITS, split_keys, split_sizes
 
@@ -135,7 +136,7 @@ def test_notus_v1_run_is_the_core_binarizer_plus_accounting(notus_run, tmp_path:
         == pq.read_metadata(folder / "evidence/flags.parquet").num_rows
     )
     assert report.steps["split"]["rows"] == {"train": report.rows_out}
-    assert sorted(p.name for p in folder.iterdir()) == [
+    assert sorted(p.name for p in folder.iterdir() if p.name != OUTPUT_MARKER) == [
         "README.md",
         "data",
         "evidence",
@@ -256,7 +257,7 @@ def test_output_folder_rules(tmp_path: Path) -> None:
     precious = tmp_path / "home"
     precious.mkdir()
     (precious / "thesis.tex").write_text("years of work")
-    with pytest.raises(OptionError, match="a folder with other files in it"):
+    with pytest.raises(OptionError, match="an existing folder not written by notus-data"):
         run("notus-v1", input=str(SAMPLE), output=precious, plots=False)
     assert (precious / "thesis.tex").exists()
     with pytest.raises(OptionError, match="looks like a file"):

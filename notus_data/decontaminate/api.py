@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from notus_data.decontaminate.benchmarks import benchmark_paths
 from notus_data.decontaminate.options import DecontaminateOptions
 from notus_data.decontaminate.step import ALL_METHODS, EVIDENCE_SCHEMA, DecontaminationStep, check_columns
 from notus_data.engine import EngineOptions
@@ -26,6 +27,7 @@ from notus_data.io import (
     AtomicWriter,
     LoadOptions,
     TableSource,
+    guard_outputs,
     is_local,
     looks_like_hub_id,
     output_kind,
@@ -150,6 +152,11 @@ def decontaminate(
     EngineOptions(engine=engine, ray_address=ray_address)
     opts = DecontaminateOptions(**options)
     output_kind(output)  # a bad output extension fails before any work
+    guard_outputs(
+        "decontaminate",
+        [output, evidence_path(output), report_path(output)],
+        [input, *benchmark_paths(opts.benchmark_file)],
+    )
     if engine == "ray":
         from notus_data.engine.ray import decontaminate_ray
 
@@ -177,8 +184,14 @@ def decontaminate(
     evidence_file = evidence_path(output)
     offset = 0
     with ExitStack() as stack:
-        writer = None if dry_run else stack.enter_context(AtomicWriter(output, source.schema))
-        evidence_writer = stack.enter_context(AtomicWriter(evidence_file, EVIDENCE_SCHEMA))
+        writer = (
+            None
+            if dry_run
+            else stack.enter_context(AtomicWriter(output, source.schema, command="decontaminate"))
+        )
+        evidence_writer = stack.enter_context(
+            AtomicWriter(evidence_file, EVIDENCE_SCHEMA, command="decontaminate")
+        )
         bar = stack.enter_context(progress_bar("decontaminate", source.num_rows, progress))
         for batch in source.batches(batch_size):
             if offset == 0 and source.schema is None:

@@ -84,7 +84,7 @@ class BenchmarkSource:
         }
 
 
-def _split_name(entry: str) -> tuple[str | None, str]:
+def split_benchmark_entry(entry: str) -> tuple[str | None, str]:
     """``NAME=PATH`` -> (NAME, PATH); a bare path -> (None, PATH)."""
     if "=" in entry:
         name, path = entry.split("=", 1)
@@ -105,7 +105,7 @@ def resolve_benchmarks(
     files: dict[str, str] = {}
     bare = []
     for entry in benchmark_file:
-        name, path = _split_name(entry)
+        name, path = split_benchmark_entry(entry)
         if name is None:
             bare.append(path)
         else:
@@ -144,6 +144,12 @@ def resolve_benchmarks(
     if not sources:
         raise NotusDataError("benchmark: no benchmark given; name one (--benchmark truthfulqa) or a file")
     return sources
+
+
+def benchmark_paths(benchmark_file: Sequence[str]) -> list[str]:
+    """The local paths of ``--benchmark-file`` entries (``NAME=PATH`` or ``PATH``): inputs a run must not
+    overwrite."""
+    return [split_benchmark_entry(entry)[1] for entry in benchmark_file]
 
 
 def benchmark_sources_filter(names: Sequence[str]) -> dict[str, str]:

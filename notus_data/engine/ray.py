@@ -37,7 +37,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from notus_data.binarize import BinarizeOptions, CurationOptions, check_score_source
+from notus_data.binarize import (
+    BinarizeOptions,
+    CurationOptions,
+    binarize_inputs,
+    binarize_outputs,
+    check_score_source,
+)
 from notus_data.engine import RAY_WRITES
 from notus_data.engine.runner import run_on_ray
 from notus_data.engine.session import import_ray
@@ -50,10 +56,12 @@ from notus_data.io import (
     AtomicWriter,
     TableSource,
     atomic_path,
+    guard_outputs,
     is_local,
     load_ultrafeedback,
     output_kind,
     report_path,
+    write_marker,
     write_table,
 )
 from notus_data.report import Report
@@ -143,6 +151,7 @@ def binarize_ray(
             "decisions: not available with engine='ray'; apply the review decisions with the local engine "
             "(notus-data review apply), then binarize on Ray"
         )
+    guard_outputs("binarize", binarize_outputs(output, curation), binarize_inputs(input, curation))
     started = time.perf_counter()
     source = load_ultrafeedback(input, revision=revision, split=split)
     check_score_source(source, opts.score)
@@ -174,14 +183,17 @@ def binarize_ray(
     with contextlib.ExitStack() as stack:
         evidence = None
         if built is not None:
-            evidence = stack.enter_context(AtomicWriter(evidence_path(output), EVIDENCE_SCHEMA))
+            evidence = stack.enter_context(
+                AtomicWriter(evidence_path(output), EVIDENCE_SCHEMA, command="binarize")
+            )
         if ray_write == "driver":
-            writer = stack.enter_context(AtomicWriter(output, schema))
+            writer = stack.enter_context(AtomicWriter(output, schema, command="binarize"))
             engine = run(writers=(writer, evidence))
             engine["write"] = "driver"
         else:
             folder = stack.enter_context(atomic_path(output))
             folder.mkdir()
+            write_marker(folder, "binarize")
             shards = ShardWriter(str(folder.resolve()), schema)
             engine = run(writers=(None, evidence), shards=shards)
             files = sorted(folder.glob("part-*.parquet"))
@@ -213,6 +225,7 @@ def flag_ray(
     from notus_data.flag import FLAGGED_SCHEMA, REASONS, check_critique
 
     import_ray()
+    guard_outputs("flag", [output, report_path(output)], [input])
     started = time.perf_counter()
     source = load_ultrafeedback(input, revision=revision, split=split, with_critique=True)
     check_critique(source, opts)
@@ -220,7 +233,7 @@ def flag_ray(
     report.info.update(source.describe())
     report.info["options"] = asdict(opts)
     report.info["reasons"] = {r: REASONS[r] for r in opts.rules}
-    with AtomicWriter(output, FLAGGED_SCHEMA) as writer:
+    with AtomicWriter(output, FLAGGED_SCHEMA, command="flag") as writer:
         engine = run_on_ray(
             FlagStep(options=opts),
             input,
@@ -266,10 +279,16 @@ def decontaminate_ray(
     driver). Other arguments as :func:`binarize_ray`.
     """
     from notus_data.decontaminate import EVIDENCE_SCHEMA, DecontaminationStep, evidence_path
+    from notus_data.decontaminate.benchmarks import benchmark_paths
     from notus_data.decontaminate.step import check_columns
 
     import_ray()
     output_kind(output)
+    guard_outputs(
+        "decontaminate",
+        [output, evidence_path(output), report_path(output)],
+        [input, *benchmark_paths(opts.benchmark_file)],
+    )
     started = time.perf_counter()
     if not is_local(input):
         raise NotusDataError(
@@ -295,8 +314,12 @@ def decontaminate_ray(
             offset += batch.num_rows
 
     with contextlib.ExitStack() as stack:
-        writer = None if dry_run else stack.enter_context(AtomicWriter(output, schema))
-        evidence_writer = stack.enter_context(AtomicWriter(evidence_file, EVIDENCE_SCHEMA))
+        writer = (
+            None if dry_run else stack.enter_context(AtomicWriter(output, schema, command="decontaminate"))
+        )
+        evidence_writer = stack.enter_context(
+            AtomicWriter(evidence_file, EVIDENCE_SCHEMA, command="decontaminate")
+        )
         engine = run_on_ray(
             step,
             input,

@@ -39,7 +39,15 @@ from notus_data.card import CardContext, SplitFiles, funnel_lines, write_card
 from notus_data.compare import CompareOptions, Comparison, compare_table
 from notus_data.errors import MissingDependencyError, OptionError
 from notus_data.formats import SCHEMAS
-from notus_data.io import AtomicWriter, atomic_path, is_local, load_ultrafeedback, report_path
+from notus_data.io import (
+    AtomicWriter,
+    atomic_path,
+    guard_outputs,
+    is_local,
+    load_ultrafeedback,
+    report_path,
+    write_marker,
+)
 from notus_data.progress import progress_bar
 from notus_data.recipes.config import Recipe, resolve_recipe
 from notus_data.recipes.splits import ShardedWriter, SplitPlan, split_keys
@@ -48,24 +56,21 @@ from notus_data.report import Report
 from notus_data.scoring import score_counts, score_table
 
 DEFAULT_OUTPUT_ROOT = Path("out")
-#: Files that mark a folder as an earlier output of `notus-data run` (safe to replace).
-OUTPUT_MARKERS = ("recipe.yaml", "README.md")
 
 
-def _check_output(output: Path) -> None:
+def _check_output(output: Path, recipe: Recipe) -> None:
     if output.suffix:
         raise OptionError(
             f"output: {output} looks like a file; a recipe writes a folder (e.g. out/{output.stem})"
         )
-    if output.exists():
-        if not output.is_dir():
-            raise OptionError(f"output: {output} exists and is not a folder")
-        entries = [p.name for p in output.iterdir()]
-        if entries and not all((output / m).exists() for m in OUTPUT_MARKERS):
-            raise OptionError(
-                f"output: {output} is a folder with other files in it ({', '.join(sorted(entries)[:3])}...); "
-                "a run replaces its output folder as a whole, so give a new or empty folder"
-            )
+    if output.exists() and not output.is_dir():
+        raise OptionError(f"output: {output} exists and is not a folder")
+    inputs = [recipe.input, recipe.review.decisions]
+    if recipe.decontaminate is not None:
+        from notus_data.decontaminate.benchmarks import benchmark_paths
+
+        inputs += benchmark_paths(recipe.decontaminate.benchmark_file)
+    guard_outputs("run", [output, report_path(output)], inputs)
 
 
 def _file_sha256(paths: list[Path]) -> str:
@@ -289,7 +294,7 @@ def run(
     """
     resolved = resolve_recipe(recipe, **overrides)
     output = Path(output) if output is not None else DEFAULT_OUTPUT_ROOT / resolved.name
-    _check_output(output)
+    _check_output(output, resolved)
     if resolved.card.plots and importlib.util.find_spec("matplotlib") is None:
         raise MissingDependencyError(
             "the card's plots need matplotlib: install it with pip install 'notus-data[notebook]' "
@@ -315,6 +320,7 @@ def run(
 
     with atomic_path(output) as tmp, contextlib.ExitStack() as stack:
         tmp.mkdir(parents=True)
+        write_marker(tmp, "run")
         sink = _PairSink(tmp, resolved, schema)
         stack.push(lambda exc_type, exc, tb: sink.abort() if exc_type is not None else None)
         steps.open_evidence(tmp, stack, files)

@@ -25,7 +25,7 @@ from typing import Any
 import pyarrow as pa
 
 from notus_data.errors import OptionError
-from notus_data.io import AtomicWriter, report_path
+from notus_data.io import AtomicWriter, guard_outputs, report_path
 from notus_data.progress import progress_bar
 from notus_data.report import Report
 from notus_data.review.client import ArgillaConnectionError, ConnectionOptions, connect, fail
@@ -172,6 +172,7 @@ def pull(
     report (records read, decisions by verdict and by rule, records without a usable answer) goes beside it.
     """
     opts = PullOptions(**options)
+    guard_outputs("review pull", [output, report_path(output)])
     connection = ConnectionOptions(
         api_url=api_url, api_key=api_key, workspace=workspace, dataset=dataset, timeout=timeout
     )
@@ -248,7 +249,7 @@ def pull(
                 break
     rows.sort(key=lambda r: r["record_id"])
     decisions = pa.Table.from_pylist(rows, schema=DECISIONS_SCHEMA)
-    with AtomicWriter(output, DECISIONS_SCHEMA) as writer:
+    with AtomicWriter(output, DECISIONS_SCHEMA, command="review pull") as writer:
         writer.write(decisions)
 
     report = Report("review pull")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from notus_data.errors import NotusDataError, OptionError, require
+from notus_data.io import check_not_inputs
 from notus_data.train.config import TrainConfig, resolve_config
 from notus_data.train.data import HUB_ID, card_funnel, prepare_pairs
 from notus_data.train.report import write_training_report
@@ -304,6 +305,7 @@ def train(
     if not model_path.exists() and not HUB_ID.match(model_id):
         raise NotusDataError(f"model {model_id!r}: no such folder (and not a Hub id like owner/name)")
     run_args = {"recipe": recipe_name, "dataset": str(dataset), "model": model_id, "config": config.to_dict()}
+    check_not_inputs([output_dir], [str(dataset), model_id])
     resume_from = _check_output_dir(output_dir, resume, run_args)
     setup = resolve_device(config)
 
