@@ -403,3 +403,67 @@ def test_push_reuses_a_dataset_and_respects_reasons_and_limit(argilla_stack, mon
     assert other is not None
     with pytest.raises(ArgillaConnectionError, match="no notus-data review dataset.*question 'verdict'"):
         push(flagged, dataset="not-review")
+
+
+def test_pull_pages_through_the_records(argilla_stack, monkeypatch, tmp_path):
+    monkeypatch.setenv("ARGILLA_API_URL", argilla_stack.api_url)
+    monkeypatch.setenv("ARGILLA_API_KEY", argilla_stack.api_key)
+    flagged = tmp_path / "flagged.parquet"
+    flag(write_parquet(tmp_path / "uf.parquet", loop_rows()), flagged)
+    push(flagged, dataset="paging")
+    annotator = argilla_stack.create_annotator("pager")
+    records = sorted(records_by_id(argilla_stack.owner_client(), "paging").values(), key=lambda r: r.id)
+    assert len(records) == 5
+    for i, record in enumerate(records):
+        answer(annotator, record, verdict="confirm" if i % 2 else "discard")
+    whole = pull(tmp_path / "one-page.parquet", dataset="paging")
+    paged = pull(tmp_path / "paged.parquet", dataset="paging", page_size=2)  # three pages: 2, 2, 1
+    assert whole.rows_out == paged.rows_out == 5
+    assert (tmp_path / "paged.parquet").read_bytes() == (tmp_path / "one-page.parquet").read_bytes()
+    exact = pull(tmp_path / "exact.parquet", dataset="paging", page_size=5)  # a full page, then an empty one
+    assert exact.rows_out == 5
+
+
+def test_a_failing_later_page_gives_one_line_without_the_key(argilla_stack, monkeypatch, tmp_path):
+    """The second page fails inside the HTTP stack with an error that quotes the request's headers (the API key
+    among them); the error the user sees names the page and never holds the key."""
+    import httpx
+
+    import notus_data.review.pull as pull_module
+
+    monkeypatch.setenv("ARGILLA_API_URL", argilla_stack.api_url)
+    monkeypatch.setenv("ARGILLA_API_KEY", argilla_stack.api_key)
+    flagged = tmp_path / "flagged.parquet"
+    flag(write_parquet(tmp_path / "uf.parquet", loop_rows()), flagged)
+    push(flagged, dataset="failing-page")
+
+    class FailLaterPages(httpx.BaseTransport):
+        def __init__(self, inner):
+            self.inner = inner
+
+        def handle_request(self, request):
+            if request.url.path.endswith("/records") and request.url.params.get("offset", "0") != "0":
+                raise httpx.ReadError(
+                    f"connection reset by peer; request headers: {dict(request.headers)}", request=request
+                )
+            return self.inner.handle_request(request)
+
+    real_connect = pull_module.connect
+
+    def connect_with_a_flaky_network(options):
+        client = real_connect(options)
+        client.http_client._transport = FailLaterPages(client.http_client._transport)
+        return client
+
+    monkeypatch.setattr(pull_module, "connect", connect_with_a_flaky_network)
+    with pytest.raises(ArgillaConnectionError) as info:
+        pull(tmp_path / "d.parquet", dataset="failing-page", page_size=2)
+    message = str(info.value)
+    assert argilla_stack.api_key not in message and "***" in message
+    assert message.startswith("reading the dataset's records 2-3 failed: ReadError:")
+    assert len(message.splitlines()) == 1
+    assert info.value.__cause__ is None and info.value.__context__ is None
+    assert not (tmp_path / "d.parquet").exists()
+    result = CliRunner().invoke(review_group, ["pull", str(tmp_path / "d.parquet"), "--dataset", "failing-page",
+                                               "--page-size", "2"])  # fmt: skip
+    assert result.exit_code == 1 and argilla_stack.api_key not in result.output

@@ -7,10 +7,13 @@ and never holds the API key (it is scrubbed from any text the server or the HTTP
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from notus_data.errors import NotusDataError, OptionError, require
+
+T = TypeVar("T")
 
 #: Where the local stack of scripts/argilla-stack.sh listens by default.
 DEFAULT_LOCAL_URL = "http://127.0.0.1:6900"
@@ -127,3 +130,16 @@ def fail(action: str, exc: Exception, key: str | None) -> ArgillaConnectionError
     """Turn an SDK or HTTP error raised mid-job into an :class:`ArgillaConnectionError` without the key."""
     detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return ArgillaConnectionError(scrub(f"{action} failed: {type(exc).__name__}: {detail}", key))
+
+
+def guarded(action: str, api_key: str | None, call: Callable[[], T]) -> T:
+    """``call()``, or an :class:`ArgillaConnectionError` naming ``action`` with the key scrubbed.
+
+    The error is raised outside the ``except`` block, so it chains no exception that still holds the request
+    (whose headers carry the key).
+    """
+    try:
+        return call()
+    except Exception as exc:  # the SDK raises its own and httpx errors
+        error = fail(action, exc, api_key)
+    raise error

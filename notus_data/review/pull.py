@@ -28,7 +28,7 @@ from notus_data.errors import OptionError
 from notus_data.io import AtomicWriter, guard_outputs, report_path
 from notus_data.progress import progress_bar
 from notus_data.report import Report
-from notus_data.review.client import ArgillaConnectionError, ConnectionOptions, connect, fail
+from notus_data.review.client import ArgillaConnectionError, ConnectionOptions, connect, guarded
 from notus_data.review.push import parse_record_id
 from notus_data.review.settings import VERDICTS, missing_parts
 
@@ -61,10 +61,15 @@ class PullOptions:
     min_answers: int = field(
         default=1, metadata={"help": "least usable submitted answers a record needs to get a decision"}
     )
+    page_size: int = field(
+        default=PAGE, metadata={"help": f"records read per request to the server (1-{PAGE})"}
+    )
 
     def __post_init__(self) -> None:
         if self.min_answers < 1:
             raise OptionError(f"min_answers: {self.min_answers} must be >= 1")
+        if not 1 <= self.page_size <= PAGE:
+            raise OptionError(f"page_size: {self.page_size} must be in 1..{PAGE}")
 
 
 @dataclass(frozen=True)
@@ -178,13 +183,14 @@ def pull(
     )
     started = time.perf_counter()
     client = connect(connection)
-    key = connection.resolved_key()
-    try:
+    api_key = connection.resolved_key()  # only ever used to scrub error messages
+
+    def open_dataset() -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = client.datasets(name=connection.dataset, workspace=connection.workspace)
-    except Exception as exc:
-        raise fail(f"opening dataset '{connection.dataset}'", exc, key) from None
+            return client.datasets(name=connection.dataset, workspace=connection.workspace)
+
+    ds = guarded(f"opening dataset '{connection.dataset}'", api_key, open_dataset)
     if ds is None:
         raise ArgillaConnectionError(
             f"no dataset '{connection.dataset}' in workspace '{connection.workspace}' on {connection.resolved_url()}: "
@@ -203,25 +209,27 @@ def pull(
     with progress_bar("pull", None, progress) as bar:
         offset = 0
         while True:
-            try:
+
+            def read_page(offset: int = offset) -> list[dict[str, Any]]:
                 page = client.http_client.get(
                     f"/api/v1/datasets/{ds.id}/records",
-                    params={"include": ["responses"], "offset": offset, "limit": PAGE},
+                    params={"include": ["responses"], "offset": offset, "limit": opts.page_size},
                 )
                 page.raise_for_status()
-                items = page.json()["items"]
-            except Exception as exc:
-                raise fail("reading the dataset's records", exc, key) from None
+                return page.json()["items"]
+
+            where = f"reading the dataset's records {offset}-{offset + opts.page_size - 1}"
+            items = guarded(where, api_key, read_page)
             for record in items:
                 metadata = record.get("metadata") or {}
                 rid = record.get("external_id") or str(record["id"])
-                key = parse_record_id(rid)
+                parsed = parse_record_id(rid)
                 answers = _answers(record, usernames)
                 counts["answers"] += len(answers)
                 counts["invalid_answers"] += sum(not a.usable for a in answers)
                 decision = resolve(answers)
                 sources.append(str(metadata.get("source", "unknown")))
-                if key is None:
+                if parsed is None:
                     reasons.append("not_a_review_record")
                 elif not answers:
                     reasons.append("no_submitted_answer")
@@ -234,8 +242,8 @@ def pull(
                     rows.append(
                         {
                             "record_id": rid,
-                            "prompt_id": key[0],
-                            "completion_index": key[1],
+                            "prompt_id": parsed[0],
+                            "completion_index": parsed[1],
                             "response_sha256": metadata.get("response_sha256"),
                             "source": metadata.get("source"),
                             "model": metadata.get("model"),
@@ -245,7 +253,7 @@ def pull(
                     )
             bar.advance(len(items))
             offset += len(items)
-            if len(items) < PAGE:
+            if len(items) < opts.page_size:
                 break
     rows.sort(key=lambda r: r["record_id"])
     decisions = pa.Table.from_pylist(rows, schema=DECISIONS_SCHEMA)

@@ -222,9 +222,9 @@ def push(
     _check_input(input)
     started = time.perf_counter()
     client = connect(connection)
-    key = connection.resolved_key()
+    api_key = connection.resolved_key()  # only ever used to scrub error messages
     ds, created = open_dataset(client, connection, opts.min_submitted)
-    seen = existing_ids(ds, key) if not created else set()
+    seen = existing_ids(ds, api_key) if not created else set()
     report = Report("review push")
     report.info.update(
         {
@@ -269,7 +269,7 @@ def push(
                 try:
                     client.api.records.bulk_upsert(ds.id, [r.api_model() for r in records])
                 except Exception as exc:
-                    raise fail(f"pushing records to '{connection.dataset}'", exc, key) from None
+                    raise fail(f"pushing records to '{connection.dataset}'", exc, api_key) from None
             report.add_outcomes(_outcomes(batch, outcome))
             bar.advance(batch.num_rows)
     report.check()
