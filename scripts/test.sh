@@ -2,14 +2,14 @@
 # Install everything the tests need, then check lint and formatting and run the whole test suite.
 # Run it inside a virtual environment (python3 -m venv .venv && . .venv/bin/activate). About 5-10 minutes.
 #   - torch 2.13.0 (CPU build) first, so that the [train] extra does not pull a CUDA build;
-#   - the package with its test, train and ray extras;
+#   - the package with its test, train and ray extras, at the versions of scripts/constraints.txt;
 #   - a local Argilla server stack for the review tests (Redis from Debian, argilla-server in its own venv).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet "torch==2.13.0"
-python -m pip install --quiet -e ".[test,train,ray]"
+python -m pip install --quiet -c scripts/constraints.txt -e ".[test,train,ray]"
 bash scripts/install-argilla-server.sh
 
 ruff check .
