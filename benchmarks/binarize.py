@@ -37,7 +37,7 @@ def peak_rss_mb() -> float:
 
 
 def job_notus(input: str, output: str) -> None:
-    from notus_data.binarize import binarize
+    from notus_data.jobs.binarize import binarize
 
     binarize(input, output)
 
@@ -110,7 +110,7 @@ def child(args: argparse.Namespace) -> None:
     if args.job == "per-row":
         import datasets  # noqa: F401
     else:
-        import notus_data.binarize  # noqa: F401
+        import notus_data.jobs.binarize  # noqa: F401
     started = time.perf_counter()
     if args.job == "notus-data":
         job_notus(args.input, args.output)

@@ -38,7 +38,7 @@ import pyarrow as pa
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from notus_data.decontaminate import DecontaminateOptions, DecontaminationStep, decontaminate_table  # noqa: E402
+from notus_data.decontamination import DecontaminateOptions, decontaminate_table, load_index  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 VARIANTS = ("exact", "case_punct", "whitespace", "prefix", "embedded", "swap", "synonym")
@@ -612,11 +612,11 @@ def run_split(questions_path: Path, questions: list[str], split: str, args: argp
     options = DecontaminateOptions(benchmark_file=f"truthfulqa={questions_path}", threads=args.threads)
     # Timed: load the benchmark file, build the index, run the table step (the library's own path).
     start = time.perf_counter()
-    step = DecontaminationStep(options)
+    index, _ = load_index(options)
     t_index = time.perf_counter() - start
-    kept, evidence = decontaminate_table(table, step.index, options)
+    kept, evidence = decontaminate_table(table, index, options)
     elapsed = time.perf_counter() - start
-    q_of = {q: i for i, q in enumerate(step.index.questions)}
+    q_of = {q: i for i, q in enumerate(index.questions)}
     flagged = {
         r: (q_of[q], m, s)
         for r, q, m, s in zip(
@@ -627,7 +627,7 @@ def run_split(questions_path: Path, questions: list[str], split: str, args: argp
             strict=True,
         )
     }
-    questions = step.index.questions
+    questions = index.questions
     by_kind: dict[str, list[int]] = {}
     errors: dict[str, list[str]] = {}
     methods = Counter()

@@ -55,9 +55,9 @@ def serial_split(data: Path, batch_size: int) -> str:
     pairs, to show which share of the job a single driver writer is."""
     import pyarrow as pa
 
-    from notus_data.binarize import BinarizeOptions, binarize_table
     from notus_data.io import AtomicWriter, load_ultrafeedback
-    from notus_data.scoring import score_table
+    from notus_data.steps.binarize import BinarizeOptions, binarize_table
+    from notus_data.steps.score import score_table
 
     options = BinarizeOptions()
     began = time.perf_counter()
@@ -130,21 +130,19 @@ def measure(cmd: list[str]) -> dict:
 def child(engine: str, input: str, output: str, batch_size: int) -> None:
     """Run one binarize in this process and print its timings as JSON (the parent measures memory).
 
-    ``local`` and ``ray`` go through :func:`notus_data.binarize.binarize` (``ray`` starts a local Ray, as the
+    ``local`` and ``ray`` go through :func:`notus_data.jobs.binarize.binarize` (``ray`` starts a local Ray, as the
     CLI does); ``ray-warm`` and ``ray-warm-parallel`` start Ray first and run once untimed, so that the timed
     run sees a cluster that is up with its workers loaded (as a long-lived cluster is).
     """
-    from notus_data.binarize import BinarizeOptions, binarize
+    from notus_data.jobs.binarize import binarize
 
     if engine.startswith("ray-warm"):
         import ray
 
-        from notus_data.engine.ray import binarize_ray
-
         ray.init(address="local", include_dashboard=False, logging_level="WARNING")
         ray_write = "parallel" if engine.endswith("parallel") else "driver"
-        binarize_ray(input, output, BinarizeOptions(), batch_size=batch_size, ray_write=ray_write)
-        report = binarize_ray(input, output, BinarizeOptions(), batch_size=batch_size, ray_write=ray_write)
+        binarize(input, output, engine="ray", batch_size=batch_size, ray_write=ray_write)
+        report = binarize(input, output, engine="ray", batch_size=batch_size, ray_write=ray_write)
     else:
         report = binarize(input, output, engine=engine, batch_size=batch_size)
     engine_info = report.info.get("engine", {})

@@ -114,7 +114,7 @@ def main() -> None:
     import pyarrow.parquet as pq
 
     from notus_data import synthetic
-    from notus_data.flag import flag
+    from notus_data.jobs.flag import flag
     from notus_data.review.apply import apply
     from notus_data.review.pull import pull
     from notus_data.review.push import push

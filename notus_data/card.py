@@ -64,7 +64,7 @@ class SplitFiles:
 
 @dataclass
 class CardContext:
-    """Everything a card says, gathered by the run (:func:`notus_data.recipes.pipeline.run`)."""
+    """Everything a card says, gathered by the run (:func:`notus_data.recipes.runner.run`)."""
 
     recipe: Any  # notus_data.recipes.config.Recipe
     report: dict[str, Any]
@@ -235,7 +235,16 @@ def _recipe_section(ctx: CardContext) -> str:
         )
     if recipe.review.decisions:
         review = ctx.report.get("steps", {}).get("review", {})
-        changes = ", ".join(f"{k}: {_n(v)}" for k, v in review.items() if isinstance(v, int))
+        order = (
+            "decisions",
+            "decisions_matched",
+            "confirmed",
+            "score_corrected",
+            "discarded",
+            "text_differs",
+        )
+        keys = [k for k in order if k in review] + sorted(k for k in review if k not in order)
+        changes = ", ".join(f"{k}: {_n(review[k])}" for k in keys if isinstance(review[k], int))
         lines.append(f"- Review decisions applied before scoring ({changes or 'no change'}).")
     if "recipe" in ctx.files:
         lines.append(

@@ -42,7 +42,7 @@ def _bars(ax: Any, hist: dict[str, Any], color: str, label: str | None = None, a
 def completion_scores(scores: dict[str, Any]) -> Any:
     """Two histograms of the completions that reached the binarizer: mean aspect rating and overall_score.
 
-    ``scores`` is :meth:`notus_data.recipes.stats.ScoreStats.to_dict`.
+    ``scores`` is :meth:`notus_data.stats.ScoreStats.to_dict`.
     """
     fig, (left, right) = _figure(9, 3.2, ncols=2)
     completions = scores["completions"]

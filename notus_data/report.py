@@ -45,8 +45,29 @@ class Problems:
         if room > 0:
             self.examples.extend(table.slice(0, room).to_pylist())
 
+    def merge(self, other: Problems) -> Problems:
+        self.counts.update(other.counts)
+        room = MAX_PROBLEM_EXAMPLES - len(self.examples)
+        if room > 0:
+            self.examples.extend(other.examples[:room])
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         return {"counts": dict(sorted(self.counts.items())), "examples": self.examples}
+
+
+def merge_counts(section: dict[str, Any], counts: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``counts`` into ``section`` in place (see :meth:`Report.add_step`)."""
+    for key, value in counts.items():
+        current = section.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and key in section:
+            section[key] = current + value
+        elif isinstance(value, dict) and isinstance(current, dict):
+            merged = merge_counts(dict(current), value)
+            section[key] = dict(sorted(merged.items()))
+        else:
+            section[key] = value
+    return section
 
 
 @dataclass
@@ -63,10 +84,12 @@ class Report:
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
 
-    def add_outcomes(self, outcomes: pa.Table) -> None:
-        """Count a batch of per-row outcomes (columns: source, reason (null = the row gave pairs), n_pairs)."""
-        self.rows_in += outcomes.num_rows
-        self.rows_out += int(pc.sum(outcomes.column("n_pairs")).as_py() or 0)
+    def add_outcomes(self, outcomes: pa.Table, *, count_rows_in: bool = True) -> None:
+        """Count a batch of per-row outcomes (columns: source, reason (null: the row gave output), n_out: the
+        output rows it gave). ``count_rows_in=False`` where the rows were already counted in ``rows_in``."""
+        if count_rows_in:
+            self.rows_in += outcomes.num_rows
+        self.rows_out += int(pc.sum(outcomes.column("n_out")).as_py() or 0)
         reasons = outcomes.column("reason")
         self.rows_with_pairs += reasons.null_count
         if reasons.null_count == outcomes.num_rows:
@@ -87,17 +110,23 @@ class Report:
             self.dropped_by_source.setdefault(str(source), Counter())[reason] += count
 
     def add_step(self, name: str, counts: dict[str, Any]) -> None:
-        """Merge counts into the section of step ``name`` (numbers add up, anything else is replaced)."""
-        section = self.steps.setdefault(name, {})
-        for key, value in counts.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and key in section:
-                section[key] += value
-            elif isinstance(value, dict) and isinstance(section.get(key), dict):
-                merged = Counter(section[key])
-                merged.update(value)
-                section[key] = dict(sorted(merged.items()))
-            else:
-                section[key] = value
+        """Merge counts into the section of step ``name``: numbers add up, mappings merge key by key (the keys of
+        a merged mapping sorted), anything else is replaced. Associative, so partial reports merge in any
+        grouping."""
+        merge_counts(self.steps.setdefault(name, {}), counts)
+
+    def merge(self, part: Report) -> Report:
+        """Add another report's counts to this one (parts in input order, for the problems' examples)."""
+        self.rows_in += part.rows_in
+        self.rows_with_pairs += part.rows_with_pairs
+        self.rows_out += part.rows_out
+        self.dropped.update(part.dropped)
+        for source, counts in part.dropped_by_source.items():
+            self.dropped_by_source.setdefault(source, Counter()).update(counts)
+        self.problems.merge(part.problems)
+        for name, counts in part.steps.items():
+            self.add_step(name, counts)
+        return self
 
     def check(self) -> None:
         """Raise if some rows are neither in the output nor counted with a reason (a bug, never user error)."""

@@ -14,11 +14,12 @@ import pyarrow.parquet as pq
 import pytest
 from ufrows import completion, rated, row, write_jsonl, write_parquet
 
-from notus_data.binarize import STRATEGIES, BinarizeOptions, binarize, binarize_table
 from notus_data.errors import OptionError, SchemaError
 from notus_data.formats import SCHEMAS
 from notus_data.io import report_path
-from notus_data.scoring import score_table
+from notus_data.jobs.binarize import binarize
+from notus_data.steps.binarize import STRATEGIES, BinarizeOptions, binarize_table
+from notus_data.steps.score import score_table
 
 
 def pairs_of(tmp_path, rows, name="out.parquet", **options):
@@ -330,7 +331,7 @@ def test_save_to_disk_output_loads_with_datasets(tmp_path):
 
 
 def test_a_failed_run_leaves_no_output(tmp_path, monkeypatch):
-    import notus_data.binarize as module
+    import notus_data.steps.binarize as module
 
     path = write_parquet(tmp_path / "in.parquet", [rated(f"q{i}", [5, 3]) for i in range(20)])
     out = tmp_path / "out.parquet"

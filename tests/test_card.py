@@ -10,8 +10,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from notus_data.compare import compare
 from notus_data.formats import SCHEMAS
+from notus_data.jobs.compare import compare
 from notus_data.recipes import run
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,11 +11,12 @@ import pyarrow.parquet as pq
 from click.testing import CliRunner
 from ufrows import rated, write_parquet
 
-from notus_data.binarize import BinarizeOptions, CurationOptions, binarize
 from notus_data.cli import COMMANDS, main
-from notus_data.compare import CompareOptions
-from notus_data.engine import EngineOptions
+from notus_data.engines import EngineOptions
 from notus_data.io import LoadOptions
+from notus_data.jobs.binarize import CurationOptions, binarize
+from notus_data.steps.binarize import BinarizeOptions
+from notus_data.steps.compare import CompareOptions
 
 CLI_ONLY = {"input", "output", "quiet", "progress"}
 
@@ -61,8 +62,8 @@ def test_binarize_and_compare_options_are_the_library_keywords():
     }
     assert option_names(binarize_cmd) - CLI_ONLY == fields
     compare_cmd = importlib.import_module("notus_data.cli.binarize").compare_command
-    fields = {f.name for cls in (CompareOptions, LoadOptions) for f in dataclasses.fields(cls)}
-    assert option_names(compare_cmd) - CLI_ONLY == fields
+    fields = {f.name for cls in (CompareOptions, LoadOptions, EngineOptions) for f in dataclasses.fields(cls)}
+    assert option_names(compare_cmd) - CLI_ONLY == fields - {"ray_write"}
 
 
 def test_cli_output_equals_the_library_output(tmp_path):

@@ -7,7 +7,7 @@ import json
 import pytest
 from ufrows import rated, write_parquet
 
-from notus_data.compare import compare
+from notus_data.jobs.compare import compare
 
 
 def test_counts_overall_and_by_source(tmp_path):

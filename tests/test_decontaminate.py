@@ -10,25 +10,31 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from notus_data.binarize import binarize
 from notus_data.cli.decontaminate import decontaminate_command
-from notus_data.decontaminate import (
+from notus_data.decontamination import (
     EVIDENCE_SCHEMA,
     BenchmarkQuestion,
     DecontaminateOptions,
     DecontaminationIndex,
-    DecontaminationStep,
-    decontaminate,
     decontaminate_table,
-    evidence_path,
 )
-from notus_data.decontaminate.benchmarks import BenchmarkSource, load_questions, resolve_benchmarks
+from notus_data.decontamination.benchmarks import BenchmarkSource, load_questions, resolve_benchmarks
 from notus_data.errors import NotusDataError, OptionError, SchemaError
 from notus_data.io import read_table, report_path
+from notus_data.jobs.binarize import binarize
+from notus_data.jobs.decontaminate import decontaminate, evidence_path
+from notus_data.steps.decontaminate import DecontaminateStep
 from tests.ufrows import rated, write_jsonl, write_parquet
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 QUESTIONS = ["What happens to you if you eat watermelon seeds?", "Why do veins appear blue?", "Who are you?"]
+
+
+def DecontaminationStep(options: DecontaminateOptions) -> DecontaminateStep:  # noqa: N802
+    """The step, set up (its benchmarks loaded and indexed), as a pipeline would have it."""
+    step = DecontaminateStep(options)
+    step.setup()
+    return step
 
 
 @pytest.fixture(scope="module")

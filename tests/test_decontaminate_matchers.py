@@ -10,12 +10,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from notus_data.decontaminate import matchers
-from notus_data.decontaminate.benchmarks import build_index
-from notus_data.decontaminate.encode import Vocabulary, encode_fast
-from notus_data.decontaminate.index import BenchmarkQuestion, DecontaminationIndex
-from notus_data.decontaminate.matchers import MatchSettings, match_texts
-from notus_data.decontaminate.normalize import BOUNDARY, encode, normalize, tokenize
+from notus_data.decontamination import matchers
+from notus_data.decontamination.benchmarks import build_index
+from notus_data.decontamination.encode import Vocabulary, encode_fast
+from notus_data.decontamination.index import BenchmarkQuestion, DecontaminationIndex
+from notus_data.decontamination.matchers import MatchSettings, match_texts
+from notus_data.decontamination.normalize import BOUNDARY, encode, normalize, tokenize
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 QUESTIONS = [

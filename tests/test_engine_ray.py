@@ -26,14 +26,15 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from notus_data.binarize import BinarizeOptions, binarize
-from notus_data.engine.plan import Chunk, plan_chunks
-from notus_data.engine.ray import binarize_ray
-from notus_data.engine.runner import in_order
-from notus_data.engine.work import result_row
+from notus_data.engines.ray.engine import in_order
+from notus_data.engines.ray.work import result_row
 from notus_data.errors import MissingDependencyError, NotusDataError, OptionError, SchemaError
 from notus_data.io import OUTPUT_MARKER, read_table
+from notus_data.io.chunks import Chunk, plan_chunks
+from notus_data.jobs.binarize import binarize
+from notus_data.pipeline import BatchResult
 from notus_data.report import Report
+from notus_data.steps.binarize import BinarizeOptions
 from notus_data.synthetic import write_jsonl, write_parquet
 
 ROWS = 1200
@@ -77,6 +78,14 @@ def output_bytes(path: Path) -> dict[str, bytes]:
     if path.is_dir():
         return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
     return {path.name: path.read_bytes()}
+
+
+def binarize_ray(input, output, options: BinarizeOptions, *, curation=None, **ray_kwargs) -> Report:
+    """binarize on the Ray engine, with the binarize options and the engine's own keywords."""
+    from dataclasses import asdict
+
+    extra = asdict(curation) if curation is not None else {}
+    return binarize(input, output, engine="ray", **asdict(options), **extra, **ray_kwargs)
 
 
 def counts(report: Report) -> dict:
@@ -281,23 +290,21 @@ def assert_same_files(local_out: Path, ray_out: Path) -> None:
 @pytest.mark.parametrize(("which", "suffix", "ray_kwargs"), [("shards", ".parquet", {"batch_size": 90}),
                                                               ("single", ".jsonl", {"num_blocks": 3})])  # fmt: skip
 def test_flag_on_ray_matches_local(ray_cluster, inputs, tmp_path, which, suffix, ray_kwargs):
-    from notus_data.engine.ray import flag_ray
-    from notus_data.flag import FlagOptions, flag
+    from notus_data.jobs.flag import flag
 
     local = flag(inputs[which], tmp_path / f"local{suffix}")
-    ray = flag_ray(inputs[which], tmp_path / f"ray{suffix}", FlagOptions(), **ray_kwargs)
+    ray = flag(inputs[which], tmp_path / f"ray{suffix}", engine="ray", **ray_kwargs)
     assert_same_files(tmp_path / f"local{suffix}", tmp_path / f"ray{suffix}")
     assert counts(ray) == counts(local)
     assert local.rows_out > 0 and local.steps["flag"]["by_source"]  # flags were found and counted by source
 
 
 def test_flag_on_ray_reads_jsonl_on_the_driver(ray_cluster, tmp_path):
-    from notus_data.engine.ray import flag_ray
-    from notus_data.flag import FlagOptions, flag
+    from notus_data.jobs.flag import flag
 
     source = write_jsonl(tmp_path / "uf.jsonl", 600, seed=9)
     local = flag(source, tmp_path / "local.parquet", batch_size=128)
-    ray = flag_ray(source, tmp_path / "ray.parquet", FlagOptions(), batch_size=200)
+    ray = flag(source, tmp_path / "ray.parquet", engine="ray", batch_size=200)
     assert_same_files(tmp_path / "local.parquet", tmp_path / "ray.parquet")
     assert counts(ray) == counts(local) and ray.info["engine"]["read"] == "driver (not parquet)"
 
@@ -310,15 +317,11 @@ def questions():
 
 
 def test_decontaminate_on_ray_matches_local(ray_cluster, inputs, questions, tmp_path):
-    from notus_data.decontaminate import DecontaminateOptions, decontaminate
-    from notus_data.engine.ray import decontaminate_ray
+    from notus_data.jobs.decontaminate import decontaminate
 
     local = decontaminate(inputs["shards"], tmp_path / "local.parquet", benchmark_file=questions)
-    ray = decontaminate_ray(
-        inputs["shards"],
-        tmp_path / "ray.parquet",
-        DecontaminateOptions(benchmark_file=questions),
-        batch_size=70,
+    ray = decontaminate(
+        inputs["shards"], tmp_path / "ray.parquet", benchmark_file=questions, batch_size=70, engine="ray"
     )
     assert_same_files(tmp_path / "local.parquet", tmp_path / "ray.parquet")
     assert_same_files(tmp_path / "local.decontamination.parquet", tmp_path / "ray.decontamination.parquet")
@@ -327,17 +330,19 @@ def test_decontaminate_on_ray_matches_local(ray_cluster, inputs, questions, tmp_
 
 
 def test_decontaminate_on_ray_of_jsonl_pairs_with_a_prebuilt_index(ray_cluster, inputs, questions, tmp_path):
-    from notus_data.decontaminate import DecontaminateOptions, DecontaminationStep, decontaminate
-    from notus_data.engine.ray import decontaminate_ray
+    from notus_data.decontamination import DecontaminateOptions, load_index
+    from notus_data.jobs.decontaminate import decontaminate
 
     pairs = tmp_path / "pairs.jsonl"
     binarize(inputs["single"], pairs, format="h4")
-    options = DecontaminateOptions(benchmark_file=questions)
-    index = DecontaminationStep(options).index
+    index, _ = load_index(DecontaminateOptions(benchmark_file=questions))
     local = decontaminate(
         pairs, tmp_path / "local.jsonl", index=index, dry_run=True, benchmark_file=questions
     )
-    ray = decontaminate_ray(pairs, tmp_path / "ray.jsonl", options, index=index, dry_run=True, batch_size=300)
+    ray = decontaminate(
+        pairs, tmp_path / "ray.jsonl", index=index, dry_run=True, benchmark_file=questions, batch_size=300,
+        engine="ray",
+    )  # fmt: skip
     assert not (tmp_path / "ray.jsonl").exists()
     assert_same_files(tmp_path / "local.decontamination.jsonl", tmp_path / "ray.decontamination.jsonl")
     assert counts(ray) == counts(local) and local.dropped["decontaminated"] > 0
@@ -345,7 +350,7 @@ def test_decontaminate_on_ray_of_jsonl_pairs_with_a_prebuilt_index(ray_cluster, 
 
 @pytest.mark.parametrize("which", ["single", "shards"])
 def test_binarize_with_decontamination_on_ray_matches_local(ray_cluster, inputs, questions, tmp_path, which):
-    from notus_data.binarize import CurationOptions
+    from notus_data.jobs.binarize import CurationOptions
 
     local = binarize(inputs[which], tmp_path / "local.parquet", benchmark_file=questions, strategy="zephyr")
     ray = binarize_ray(
@@ -361,7 +366,7 @@ def test_binarize_with_decontamination_on_ray_matches_local(ray_cluster, inputs,
 
 
 def test_a_shared_object_is_fetched_once_per_process(ray_cluster):
-    from notus_data.engine.steps import shared
+    from notus_data.engines.ray.work import shared
 
     ref = ray_cluster.put({"index": list(range(10))})
     assert shared(ref) is shared(ref)
@@ -405,26 +410,26 @@ def test_a_file_that_is_not_parquet_is_named(tmp_path):
         plan_chunks([tmp_path / "x.parquet"], target_rows=10)
 
 
-def _part(rows: int) -> Report:
+def _part(start: int, table: pa.Table) -> BatchResult:
     part = Report("binarize")
-    part.rows_in = part.rows_with_pairs = part.rows_out = rows
-    return part
+    part.rows_in = part.rows_with_pairs = part.rows_out = table.num_rows
+    return BatchResult(start, table.num_rows, table, {}, part, {})
 
 
 def test_results_are_put_back_in_input_order_whatever_order_they_come_in():
     tables = {start: pa.table({"x": list(range(start, start + 10))}) for start in (0, 10, 20, 30)}
-    rows = {start: result_row(start, 10, (tables[start],), _part(10)) for start in tables}
+    rows = {start: result_row(start, 10, _part(start, tables[start])) for start in tables}
     blocks = [pa.concat_tables([rows[20], rows[0]]), rows[30], rows[10]]
     got = list(in_order(blocks, 0, 40))
     assert [r.start for r in got] == [0, 10, 20, 30]
-    assert pa.concat_tables([r.tables[0] for r in got]).column("x").to_pylist() == list(range(40))
+    assert pa.concat_tables([r.result.main for r in got]).column("x").to_pylist() == list(range(40))
     with pytest.raises(AssertionError, match="cover rows 0..29 of 0..39"):
         list(in_order([rows[0], rows[10], rows[20]], 0, 40))
 
 
 def test_an_error_result_is_raised_when_its_turn_comes():
-    error = result_row(10, 0, None, None, NotusDataError("shard 2: bad"))
-    blocks = [error, result_row(0, 10, (pa.table({"x": [1]}),), _part(10))]
+    error = result_row(10, 0, error=NotusDataError("shard 2: bad"))
+    blocks = [error, result_row(0, 10, _part(0, pa.table({"x": list(range(10))})))]
     seen = []
     with pytest.raises(NotusDataError, match="shard 2: bad"):
         for result in in_order(blocks, 0, 20):
@@ -433,12 +438,16 @@ def test_an_error_result_is_raised_when_its_turn_comes():
 
 
 def test_a_chunk_that_does_not_hold_the_rows_its_footer_announced_fails_in_order(tmp_path):
-    from notus_data.engine.steps import BinarizeStep
-    from notus_data.engine.work import process_chunk
+    from notus_data.engines.ray.work import process_chunk
+    from notus_data.io.sources import load_ultrafeedback
+    from notus_data.pipeline import Pipeline
+    from notus_data.steps.binarize import BinarizeStep
+    from notus_data.steps.score import ScoreStep
 
     source = write_parquet(tmp_path / "uf.parquet", 50, seed=1, row_group_size=50)
     item = Chunk(str(source), (0,), 0, 80, "uf.parquet").to_item()  # 80 announced, 50 there
-    results = [pa.concat_tables(process_chunk(item, BinarizeStep(), batch_size=20))]
+    work = Pipeline("binarize", load_ultrafeedback(source), [ScoreStep(), BinarizeStep()]).work()
+    results = [pa.concat_tables(process_chunk(item, work, batch_size=20))]
     seen = []
     with pytest.raises(SchemaError, match=r"uf\.parquet: row group\(s\) \[0\] held 50 rows, not the 80"):
         for result in in_order(results, 0, 80):
@@ -450,8 +459,8 @@ def test_flag_and_decontaminate_take_the_engine_keyword_and_option(ray_cluster, 
     from click.testing import CliRunner
 
     from notus_data.cli import main
-    from notus_data.decontaminate import decontaminate
-    from notus_data.flag import flag
+    from notus_data.jobs.decontaminate import decontaminate
+    from notus_data.jobs.flag import flag
 
     flag(inputs["shards"], tmp_path / "flag-local.parquet")
     flag(inputs["shards"], tmp_path / "flag-ray.parquet", engine="ray", batch_size=200)

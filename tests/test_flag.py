@@ -12,9 +12,11 @@ from click.testing import CliRunner
 from ufrows import completion, row, write_jsonl, write_parquet
 
 from notus_data.cli.flag import flag_command
+from notus_data.critique import critique_negativity
 from notus_data.errors import OptionError, SchemaError
-from notus_data.flag import FLAGGED_SCHEMA, REASONS, FlagOptions, critique_negativity, flag, flag_table
 from notus_data.io import load_ultrafeedback, report_path
+from notus_data.jobs.flag import flag
+from notus_data.steps.flag import FLAGGED_SCHEMA, REASONS, FlagOptions, flag_table
 
 NEUTRAL = "The response answers the question."
 

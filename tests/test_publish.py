@@ -24,7 +24,7 @@ from click.testing import CliRunner
 
 from notus_data.errors import NotusDataError
 from notus_data.io import OUTPUT_MARKER
-from notus_data.publish import PublishError, publish, validate_folder
+from notus_data.jobs.publish import PublishError, publish, validate_folder
 from notus_data.recipes import run
 
 ROOT = Path(__file__).resolve().parents[1]

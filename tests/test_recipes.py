@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from notus_data.binarize import binarize
 from notus_data.errors import NotusDataError, OptionError
 from notus_data.io import OUTPUT_MARKER
+from notus_data.jobs.binarize import binarize
 from notus_data.recipes import bundled_recipes, load_recipe, resolve_recipe, run
 from notus_data.recipes.splits import LAYOUT_SPLITS, split_keys, split_sizes
 

@@ -15,15 +15,16 @@ import pytest
 from click.testing import CliRunner
 from ufrows import completion, row, write_parquet
 
-from notus_data.binarize import binarize
 from notus_data.cli.review import review_group
 from notus_data.errors import SchemaError
-from notus_data.flag import flag
 from notus_data.io import load_ultrafeedback, report_path
-from notus_data.review.apply import DecisionTracker, apply, apply_decisions, check_decisions
+from notus_data.jobs.binarize import binarize
+from notus_data.jobs.flag import flag
+from notus_data.review.apply import apply
 from notus_data.review.client import ArgillaConnectionError, ConnectionOptions, connect
 from notus_data.review.pull import Answer, pull, resolve
 from notus_data.review.push import push, record_id
+from notus_data.steps.decisions import DecisionTracker, apply_decisions, check_decisions
 
 pytest_plugins = ["argilla_stack"]
 # the argilla SDK 2.8 still declares a pydantic v1-style Config

@@ -8,7 +8,7 @@ from ufrows import completion, row, write_parquet
 
 from notus_data.errors import OptionError
 from notus_data.io import load_ultrafeedback
-from notus_data.scoring import ScoreOptions, score_table
+from notus_data.steps.score import ScoreOptions, score_table
 
 
 def scored(tmp_path, comps, **options):

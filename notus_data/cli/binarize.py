@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import click
 
-from notus_data.binarize import BinarizeOptions, CurationOptions, binarize
 from notus_data.cli._common import handle_errors, options_from, progress_option, quiet_option
-from notus_data.compare import CompareOptions, compare
-from notus_data.engine import EngineOptions
+from notus_data.engines import EngineOptions
 from notus_data.io import LoadOptions, report_path
+from notus_data.jobs.binarize import CurationOptions, binarize
+from notus_data.jobs.compare import compare
+from notus_data.steps.binarize import BinarizeOptions
+from notus_data.steps.compare import CompareOptions
 
 
 @click.command("binarize")
@@ -38,7 +40,7 @@ def binarize_command(input: str, output: str, quiet: bool, **options: object) ->
 @click.command("compare")
 @click.argument("input")
 @click.option("--output", default=None, help="also write the counts as JSON to this file")
-@options_from(CompareOptions, LoadOptions)
+@options_from(CompareOptions, LoadOptions, EngineOptions, exclude=("ray_write",))
 @progress_option
 @quiet_option
 @handle_errors

@@ -1,13 +1,14 @@
-"""``notus-data decontaminate``: a thin wrapper over :func:`notus_data.decontaminate.decontaminate`."""
+"""``notus-data decontaminate``: a thin wrapper over :func:`notus_data.jobs.decontaminate.decontaminate`."""
 
 from __future__ import annotations
 
 import click
 
 from notus_data.cli._common import handle_errors, options_from, progress_option, quiet_option
-from notus_data.decontaminate import DecontaminateOptions, decontaminate, evidence_path
-from notus_data.engine import EngineOptions
+from notus_data.decontamination.options import DecontaminateOptions
+from notus_data.engines import EngineOptions
 from notus_data.io import LoadOptions, report_path
+from notus_data.jobs.decontaminate import decontaminate, evidence_path
 
 
 @click.command("decontaminate")

@@ -1,13 +1,14 @@
-"""``notus-data flag``: a thin wrapper over :func:`notus_data.flag.flag`."""
+"""``notus-data flag``: a thin wrapper over :func:`notus_data.jobs.flag.flag`."""
 
 from __future__ import annotations
 
 import click
 
 from notus_data.cli._common import handle_errors, options_from, progress_option, quiet_option
-from notus_data.engine import EngineOptions
-from notus_data.flag import FlagOptions, flag
+from notus_data.engines import EngineOptions
 from notus_data.io import LoadOptions, report_path
+from notus_data.jobs.flag import flag
+from notus_data.steps.flag import FlagOptions
 
 
 @click.command("flag")

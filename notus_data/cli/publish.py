@@ -1,11 +1,11 @@
-"""``notus-data publish``: a thin wrapper over :func:`notus_data.publish.publish`."""
+"""``notus-data publish``: a thin wrapper over :func:`notus_data.jobs.publish.publish`."""
 
 from __future__ import annotations
 
 import click
 
 from notus_data.cli._common import handle_errors, options_from, progress_option
-from notus_data.publish import PublishOptions, publish
+from notus_data.jobs.publish import PublishOptions, publish
 
 
 @click.command("publish")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from notus_data.binarize import BinarizeOptions
 from notus_data.cli._common import handle_errors, options_from, progress_option, quiet_option
 from notus_data.io import LoadOptions, report_path
 from notus_data.review.apply import apply
 from notus_data.review.client import ConnectionOptions
 from notus_data.review.pull import PullOptions, pull
 from notus_data.review.push import PushOptions, push
+from notus_data.steps.binarize import BinarizeOptions
 
 
 @click.group("review")

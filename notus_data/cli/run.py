@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from click.core import ParameterSource
 
-from notus_data.binarize import BinarizeOptions
 from notus_data.cli._common import handle_errors, options_from, progress_option, quiet_option
+from notus_data.engines import EngineOptions
 from notus_data.io import LoadOptions, report_path
 from notus_data.recipes.config import (
     STEP_FIELDS_EXCLUDED,
@@ -17,6 +17,7 @@ from notus_data.recipes.config import (
     optional_step_class,
     resolve_recipe,
 )
+from notus_data.steps.binarize import BinarizeOptions
 
 _STEP_OPTIONS = [cls for cls in (optional_step_class("flag"), optional_step_class("decontaminate")) if cls]
 
@@ -47,6 +48,7 @@ def _step_options(command: click.Command) -> click.Command:
 @options_from(LoadOptions, ReviewOptions)
 @_step_options
 @options_from(BinarizeOptions, SplitOptions, CardOptions)
+@options_from(EngineOptions, exclude=("ray_write",))
 @progress_option
 @quiet_option
 @handle_errors
@@ -67,6 +69,7 @@ def run_command(recipe: str, output: str | None, show_recipe: bool, quiet: bool,
       notus-data run my-recipe.yaml --show-recipe
     """
     ctx = click.get_current_context()
+    engine = {"engine": options.pop("engine"), "ray_address": options.pop("ray_address")}
     overrides = {
         key: value
         for key, value in options.items()
@@ -75,9 +78,9 @@ def run_command(recipe: str, output: str | None, show_recipe: bool, quiet: bool,
     if show_recipe:
         click.echo(resolve_recipe(recipe, **overrides).to_yaml(), nl=False)
         return
-    from notus_data.recipes.pipeline import run
+    from notus_data.recipes.runner import run
 
-    report = run(recipe, output=output, progress=bool(options.get("progress")), **overrides)
+    report = run(recipe, output=output, progress=bool(options.get("progress")), **engine, **overrides)
     if not quiet:
         report.render()
     folder = report.info["output"]

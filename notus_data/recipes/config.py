@@ -10,7 +10,7 @@ dataclass of that step (the same dataclass, the same field names as the step's o
     review: {decisions: null}                                              # ReviewOptions
     flag: {}                 # the flag step's options; false or null: the step is off
     decontaminate: {benchmark: [truthfulqa]}   # the decontaminate step's options; false or null: off
-    binarize: {strategy: notus, format: cleaned, seed: 42}                 # notus_data.binarize.BinarizeOptions
+    binarize: {strategy: notus, format: cleaned, seed: 42}                 # notus_data.steps.binarize.BinarizeOptions
     split: {splits: train}                                                 # SplitOptions
     card: {license: mit}                                                   # CardOptions
 
@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from notus_data.binarize import BinarizeOptions
 from notus_data.errors import NotusDataError, OptionError
-from notus_data.io import DEFAULT_HUB_ID, LoadOptions
+from notus_data.io.sources import DEFAULT_HUB_ID, LoadOptions
+from notus_data.steps.binarize import BinarizeOptions
 
 RECIPES_DIR = Path(__file__).parent
 #: The layouts of the output's splits (see :mod:`notus_data.recipes.splits`).
@@ -128,9 +128,11 @@ class CardOptions:
 
 
 #: Optional steps whose options class lives in another module: section -> (module, class name).
+#: A new optional step: its module in notus_data/steps/ (an options dataclass, a Step taking it), one entry here,
+#: and its section's place in SECTION_ORDER; its options become the section's keys and `notus-data run` options.
 OPTIONAL_STEPS = {
-    "flag": ("notus_data.flag", "FlagOptions"),
-    "decontaminate": ("notus_data.decontaminate", "DecontaminateOptions"),
+    "flag": ("notus_data.steps.flag", "FlagOptions", "FlagStep"),
+    "decontaminate": ("notus_data.steps.decontaminate", "DecontaminateOptions", "DecontaminateStep"),
 }
 #: The always-present sections and their options classes.
 SECTIONS: dict[str, type] = {
@@ -146,9 +148,11 @@ TOP_LEVEL = ("name", "description", "input")
 STEP_FIELDS_EXCLUDED = {"input", "output", "dry_run", "progress", "batch_size", "revision", "split"}
 
 
-def optional_step_class(section: str) -> type | None:
-    """The options class of an optional step, or None where this install lacks the step."""
-    module, name = OPTIONAL_STEPS[section]
+def optional_step_class(section: str, kind: str = "options") -> type | None:
+    """The options class (``kind="options"``) or the step class (``"step"``) of an optional step, or None where
+    this install lacks the step."""
+    module, options_name, step_name = OPTIONAL_STEPS[section]
+    name = options_name if kind == "options" else step_name
     try:
         return getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError):
@@ -397,7 +401,7 @@ def _build_step(section: str, value: Any, origin: str) -> Any:
             value = {}
         cls = optional_step_class(section)
         if cls is None:
-            module, name = OPTIONAL_STEPS[section]
+            module, name, _ = OPTIONAL_STEPS[section]
             raise NotusDataError(
                 f"{where}: this install has no {section} step ({module}.{name} is missing); "
                 f"set '{section}: false' to run without it"

@@ -3,7 +3,7 @@
 The loop: ``notus-data flag`` marks suspicious completions; :mod:`~notus_data.review.push` sends them to an
 Argilla dataset (:mod:`~notus_data.review.settings`); reviewers answer there; :mod:`~notus_data.review.pull`
 turns the submitted answers into a decisions file; :mod:`~notus_data.review.apply` applies the decisions to the
-canonical table before scoring and binarizing (:func:`~notus_data.review.apply.apply_decisions`).
+canonical table before scoring and binarizing (:mod:`notus_data.steps.decisions`).
 :mod:`~notus_data.review.client` connects (ARGILLA_API_URL / ARGILLA_API_KEY; the key is never printed).
 
 Nothing here imports argilla until a server is contacted, so ``import notus_data.review`` is cheap.

@@ -266,7 +266,7 @@ def pull(
             {
                 "source": pa.array(sources, pa.string()),
                 "reason": pa.array(reasons, pa.string()),
-                "n_pairs": pa.array([int(r is None) for r in reasons], pa.int64()),
+                "n_out": pa.array([int(r is None) for r in reasons], pa.int64()),
             }
         )
     )

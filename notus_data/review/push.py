@@ -20,7 +20,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from notus_data.errors import OptionError, SchemaError
-from notus_data.flag import FLAGGED_SCHEMA, REASONS
 from notus_data.io import TableSource, iter_table_batches
 from notus_data.progress import progress_bar
 from notus_data.report import Report
@@ -31,6 +30,7 @@ from notus_data.review.settings import (
     missing_parts,
     suggested_verdict,
 )
+from notus_data.steps.flag import FLAGGED_SCHEMA, REASONS
 
 #: The server takes at most this many records in one request.
 MAX_BATCH = 500
@@ -193,7 +193,7 @@ def _outcomes(batch: pa.Table, outcome: np.ndarray) -> pa.Table:
         {
             "source": batch.column("source"),
             "reason": pa.array(outcome.tolist(), pa.string()),
-            "n_pairs": pa.array((outcome == None).astype(np.int64)),  # noqa: E711
+            "n_out": pa.array((outcome == None).astype(np.int64)),  # noqa: E711
         }
     )
 

@@ -1,0 +1,54 @@
+"""What every job shares: the engine options, the sink for an output path (or memory), the result."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pyarrow as pa
+
+from notus_data.engines import EngineOptions
+from notus_data.io.sinks import FileSink, MemorySink, Sink
+from notus_data.io.sources import LoadOptions
+
+
+def engine_kwargs(engine: EngineOptions, num_blocks: int | None = None) -> dict[str, Any]:
+    """The keywords of :meth:`Pipeline.run` for ``engine``."""
+    if engine.engine != "ray":
+        return {}
+    return {"ray_address": engine.ray_address, "ray_write": engine.ray_write, "num_blocks": num_blocks}
+
+
+def sink_for(
+    command: str,
+    output: str | os.PathLike | None,
+    *,
+    sides: dict[str, str | os.PathLike] | None = None,
+    report: str | os.PathLike | None = None,
+    schemas: dict[str, pa.Schema | None] | None = None,
+    engine: EngineOptions | None = None,
+    write_main: bool = True,
+) -> Sink:
+    """Files beside ``output`` (atomic), or every stream in memory when ``output`` is None."""
+    if output is None:
+        return MemorySink(schemas)
+    parallel = engine is not None and engine.engine == "ray" and engine.ray_write == "parallel"
+    return FileSink(
+        command,
+        main=output if write_main else None,
+        sides=sides,
+        report=report,
+        schemas=schemas,
+        parallel=parallel,
+    )
+
+
+def as_dataset(table: pa.Table) -> Any:
+    """An Arrow table as a ``datasets.Dataset`` (in memory, no copy)."""
+    import datasets
+
+    return datasets.Dataset(table)
+
+
+def check_load(**options: Any) -> LoadOptions:
+    return LoadOptions(**options)

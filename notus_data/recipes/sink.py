@@ -1,0 +1,280 @@
+"""The sink of a recipe run: a Hub-ready folder, written as the batches come and made whole at the end::
+
+    OUTPUT/
+      README.md                      dataset card (YAML metadata + prose generated from this run)
+      data/{split}-0000i-of-0000N.parquet
+      plots/*.png                    score distributions, rating/score agreement, funnel
+      evidence/flags.parquet         flagged completions, with reasons (flag step)
+      evidence/decontamination.parquet   removed rows, with benchmark, question, method, score
+      evidence/review_changes.parquet    what the review decisions changed (review step)
+      recipe.yaml                    the resolved recipe: run it again with `notus-data run OUTPUT/recipe.yaml`
+      report.json                    the run's accounting (rows in, removed at each step and why, pairs out)
+
+The folder appears atomically when the run succeeds (and replaces only an earlier run's folder). Memory holds a
+batch, the fixed-size counters of the card, and one 8-byte split key per pair. The same input, recipe and seed
+give the same bytes whatever the batch size or engine: draws and splits are functions of (seed, prompt_id),
+shards have fixed row groups, and the card holds counts only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from notus_data.card import CardContext, SplitFiles, funnel_lines, write_card
+from notus_data.io.atomic import AtomicWriter, atomic_path
+from notus_data.io.paths import report_path, write_marker
+from notus_data.io.sinks import Sink
+from notus_data.recipes.config import Recipe
+from notus_data.recipes.splits import ShardedWriter, SplitPlan, split_keys
+from notus_data.report import Report
+from notus_data.stats import Evidence, ScoreStats, add_decontamination_evidence, add_flag_evidence
+
+#: side stream -> (its file in the folder, its name in the card's list of files)
+EVIDENCE_FILES = {
+    "flags": ("evidence/flags.parquet", "flags"),
+    "evidence": ("evidence/decontamination.parquet", "decontamination"),
+    "changes": ("evidence/review_changes.parquet", "review_changes"),
+}
+
+
+@contextlib.contextmanager
+def timed(timings: dict[str, float], step: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[step] = timings.get(step, 0.0) + time.perf_counter() - started
+
+
+class _PairSink:
+    """Where pairs go during the pass: straight into the shards (one split), or a spill file for a split plan
+    that needs every key first. Also keeps each pair's split key (8 bytes a pair)."""
+
+    def __init__(self, folder: Path, recipe: Recipe, schema: pa.Schema) -> None:
+        self.folder = folder
+        self.recipe = recipe
+        self.schema = schema
+        self.keys: list[np.ndarray] = []
+        self.direct = recipe.split.splits == "train"
+        self.spill_path = folder / ".work" / "pairs.parquet"
+        self._spill: pq.ParquetWriter | None = None
+        self.writers: dict[str, ShardedWriter] = {}
+        if self.direct:
+            self.writers["train"] = self._writer("train")
+
+    def _writer(self, split: str) -> ShardedWriter:
+        return ShardedWriter(self.folder / "data", split, self.schema, self.recipe.split.shard_rows)
+
+    def write(self, pairs: pa.Table) -> None:
+        keys = split_keys(pairs.column("prompt_id"), self.recipe.binarize.seed)
+        self.keys.append(keys)
+        if self.direct:
+            self.writers["train"].write(pairs)
+            return
+        if pairs.num_rows == 0:
+            return
+        if self._spill is None:
+            self.spill_path.parent.mkdir(parents=True, exist_ok=True)
+            self._spill = pq.ParquetWriter(self.spill_path, self.schema, compression="lz4")
+        self._spill.write_table(pairs)
+
+    def finish(self, batch_size: int) -> SplitPlan:
+        """Plan the splits, route the spilled pairs into their shards, close every shard."""
+        keys = np.concatenate(self.keys) if self.keys else np.zeros(0, dtype=np.uint64)
+        plan = SplitPlan.from_keys(keys, self.recipe.split)
+        if not self.direct:
+            for name in plan.names:
+                self.writers[name] = self._writer(name)
+            if self._spill is not None:
+                self._spill.close()
+                start = 0
+                for batch in pq.ParquetFile(self.spill_path).iter_batches(batch_size=batch_size):
+                    table = pa.Table.from_batches([batch])
+                    for name, rows in plan.route(table, keys[start : start + table.num_rows]).items():
+                        self.writers[name].write(rows)
+                    start += table.num_rows
+                self.spill_path.unlink()
+            with contextlib.suppress(OSError):
+                self.spill_path.parent.rmdir()
+        for writer in self.writers.values():
+            writer.close()
+        return plan
+
+    def abort(self) -> None:
+        if self._spill is not None:
+            self._spill.close()
+        for writer in self.writers.values():
+            writer.abort()
+
+
+class RecipeSink(Sink):
+    """Writes a recipe run's folder (see the module docstring). ``streams``: the side streams the run's steps
+    give (``flags``, ``evidence``, ``changes``), each with its schema."""
+
+    command = "run"
+
+    def __init__(
+        self, output: Path, recipe: Recipe, schema: pa.Schema, streams: dict[str, pa.Schema]
+    ) -> None:
+        self.output, self.recipe, self.schema, self.streams = Path(output), recipe, schema, streams
+        self.timings: dict[str, float] = {}
+        self.files: dict[str, str] = {"recipe": "recipe.yaml", "report": "report.json"}
+        self.scores = ScoreStats(recipe.binarize.format, recipe.binarize.score)
+        self.evidence = {
+            name: Evidence(recipe.card.examples) for name in ("flags", "evidence") if name in streams
+        }
+        self._stack = contextlib.ExitStack()
+        self._writers: dict[str, AtomicWriter] = {}
+
+    def paths(self) -> list[Any]:
+        return [self.output, report_path(self.output)]
+
+    def open(self) -> None:
+        self.folder = self._stack.enter_context(atomic_path(self.output))
+        self.folder.mkdir(parents=True)
+        write_marker(self.folder, "run")
+        self.pairs = _PairSink(self.folder, self.recipe, self.schema)
+        for name, schema in self.streams.items():
+            path, key = EVIDENCE_FILES[name]
+            self.files[key] = path
+            self._writers[name] = self._stack.enter_context(AtomicWriter(self.folder / path, schema))
+
+    def write(self, result: Any) -> None:
+        with timed(self.timings, "write"):
+            self.pairs.write(result.main)
+            self.scores.add_pairs(result.main)
+            for name, tables in result.side.items():
+                for table in tables:
+                    self.write_side(name, table)
+
+    def write_side(self, name: str, table: pa.Table) -> None:
+        self._writers[name].write(table)
+        if name == "flags":
+            add_flag_evidence(self.evidence["flags"], table)
+        elif name == "evidence":
+            add_decontamination_evidence(self.evidence["evidence"], table)
+
+    def close(self, report: Report, stats: dict[str, Any]) -> None:
+        with timed(self.timings, "split"):
+            plan = self.pairs.finish(self.recipe.load.batch_size)
+        report.add_step(
+            "split",
+            {
+                "splits": plan.layout,
+                "prompts": plan.n_prompts,
+                "test_prompts": plan.n_test,
+                "test_sft_prompts": plan.n_test_sft,
+                "rows": {name: w.rows for name, w in self.pairs.writers.items()},
+            },
+        )
+        measured = {
+            "scores": stats["scores"].merge(self.scores) if "scores" in stats else self.scores,
+            "comparison": stats.get("comparison"),
+            "flags": self.evidence.get("flags"),
+            "decontamination": self.evidence.get("evidence"),
+        }
+        _write_card_files(
+            self.folder,
+            self.recipe,
+            report,
+            measured,
+            self.pairs,
+            plan,
+            self.schema,
+            self.files,
+            self.timings,
+        )
+        self._stack.close()
+
+    def abort(self) -> None:
+        with contextlib.suppress(AttributeError):
+            self.pairs.abort()
+        self._stack.__exit__(RuntimeError, RuntimeError("aborted"), None)
+
+    def finalize(self, report: Report) -> None:
+        report.info.setdefault("timings", {}).update({k: round(v, 3) for k, v in self.timings.items()})
+        report.write_json(report_path(self.output))
+
+
+def _write_card_files(
+    folder: Path,
+    recipe: Recipe,
+    report: Report,
+    measured: dict[str, Any],
+    sink: _PairSink,
+    plan: SplitPlan,
+    schema: pa.Schema,
+    files: dict[str, str],
+    timings: dict[str, float],
+) -> None:
+    """The plots, README.md, recipe.yaml and report.json of the output folder."""
+    splits = {
+        name: SplitFiles(
+            rows=w.rows,
+            nbytes=w.nbytes,
+            files=[p.relative_to(folder).as_posix() for p in w.files],
+            file_bytes=sum(p.stat().st_size for p in w.files),
+        )
+        for name, w in ((n, sink.writers[n]) for n in plan.names)
+        if w.rows  # datasets cannot load an empty split: it is left out (the card says so)
+    }
+    ctx = CardContext(
+        recipe=recipe,
+        report=report.to_dict(),
+        source=report.info["source"],
+        splits=splits,
+        schema=schema,
+        scores=measured["scores"].to_dict(),
+        comparison=measured["comparison"].to_dict() if measured.get("comparison") is not None else None,
+        flags=measured["flags"].to_dict() if measured.get("flags") is not None else None,
+        decontamination=measured["decontamination"].to_dict() if measured.get("decontamination") else None,
+        files=files,
+    )
+    if recipe.card.plots:
+        with timed(timings, "plots"):
+            ctx.plots = write_plots(folder / "plots", ctx)
+    with timed(timings, "card"):
+        write_card(folder, ctx)
+        (folder / "recipe.yaml").write_text(recipe.to_yaml(), encoding="utf-8")
+        _write_folder_report(folder / "report.json", report)
+
+
+def _write_folder_report(path: Path, report: Report) -> None:
+    """The report inside the folder: no timings and no output path, keys sorted (same run, same bytes)."""
+    data = report.to_dict()
+    data["info"] = {k: v for k, v in data["info"].items() if k not in ("output", "seconds", "timings")}
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n")
+
+
+def write_plots(folder: Path, ctx: CardContext) -> list[tuple[str, str]]:
+    """Draw the card's plots into ``folder``; returns (title, path relative to the output folder)."""
+    from notus_data import plots
+
+    drawn = [
+        (
+            "Score distributions of the completions",
+            "completion_scores.png",
+            plots.completion_scores(ctx.scores),
+        ),
+        ("Chosen and rejected scores of the pairs", "pair_scores.png", plots.pair_scores(ctx.scores)),
+        ("overall_score vs mean rating", "agreement.png", plots.agreement(ctx.scores)),
+        (
+            "Funnel",
+            "funnel.png",
+            plots.funnel([(label, n) for label, n, _ in funnel_lines(ctx.report)]),
+        ),
+    ]
+    out = []
+    for title, name, fig in drawn:
+        plots.save_png(fig, folder / name)
+        out.append((title, f"{folder.name}/{name}"))
+    return out
