@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -150,11 +149,9 @@ class Report:
             "info": self.info,
         }
 
-    def write_json(self, path: str | Path) -> None:
-        from notus_data.io import atomic_path
-
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n")
+    def to_json(self) -> str:
+        """The report as JSON text (what ``OUTPUT.report.json`` holds)."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n"
 
     def render(self, console: Any = None) -> None:
         """Print the report as tables on the terminal (rich)."""

@@ -1,9 +1,9 @@
-"""The UltraFeedback schema: validate a raw input's schema, and normalize raw batches to the canonical table.
+"""The UltraFeedback schema: the canonical table every step reads, and the check of a raw input's schema.
 
 Raw openbmb/UltraFeedback rows nest four aspect ratings, as strings ("1".."5" or "N/A"), inside each completion;
 copies of the data differ (an aspect as a struct or as a one-item list, ``fine-grained_score`` missing, numbers
-instead of strings). :func:`normalize_batch` turns any of them into one canonical table that every later step
-reads::
+instead of strings). :func:`notus_data.normalize.normalize_batch` turns any of them into one canonical table that
+every later step reads::
 
     row_index: int64           position of the row in the input
     prompt_id: string          sha256 hex of the instruction
@@ -50,28 +50,10 @@ CANONICAL_SCHEMA = pa.schema(
         ("completions", pa.list_(COMPLETION_TYPE)),
     ]
 )
-PROBLEM_SCHEMA = pa.schema(
-    [
-        ("row_index", pa.int64()),
-        ("field", pa.string()),
-        ("value", pa.string()),
-        ("kind", pa.string()),
-        ("rule", pa.string()),
-    ]
-)
-RULES = {
-    "null_instruction": "the row gives no pair (invalid_row)",
-    "null_completions": "the row gives no pair (invalid_row)",
-    "null_completion": "the completion takes no part in pairing",
-    "null_response": "the completion takes no part in pairing",
-    "invalid_rating": "the rating is ignored; the completion is scored on its other aspects",
-    "invalid_overall_score": "the overall_score is ignored (null): the completion has no overall score",
-    "invalid_fine_grained_score": "the fine-grained_score is ignored (null)",
-}
 UNKNOWN_SOURCE = "unknown"
 
 
-def _is_string(t: pa.DataType) -> bool:
+def is_string(t: pa.DataType) -> bool:
     return pa.types.is_string(t) or pa.types.is_large_string(t)
 
 
@@ -80,7 +62,7 @@ def _is_list(t: pa.DataType) -> bool:
 
 
 def _is_number_or_string(t: pa.DataType) -> bool:
-    return _is_string(t) or pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t)
+    return is_string(t) or pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t)
 
 
 @dataclass(frozen=True)
@@ -116,9 +98,9 @@ def check_raw_schema(schema: pa.Schema, origin: str) -> RawLayout:
         raise fail(
             "instruction", "a string column holding the prompt", f"is missing (columns: {sorted(names)})"
         )
-    if not _is_string(schema.field("instruction").type):
+    if not is_string(schema.field("instruction").type):
         raise fail("instruction", "a string column", f"has type {schema.field('instruction').type}")
-    if "source" in names and not _is_string(schema.field("source").type):
+    if "source" in names and not is_string(schema.field("source").type):
         raise fail("source", "a string column", f"has type {schema.field('source').type}")
     if "completions" not in names:
         raise fail("completions", "a list of completion structs", f"is missing (columns: {sorted(names)})")
@@ -136,14 +118,14 @@ def check_raw_schema(schema: pa.Schema, origin: str) -> RawLayout:
             "completions[].response", "a string field", f"is missing (completion fields: {sorted(cfields)})"
         )
     for name in ("response", "model", "critique"):
-        if name in cfields and not (_is_string(cfields[name]) or pa.types.is_null(cfields[name])):
+        if name in cfields and not (is_string(cfields[name]) or pa.types.is_null(cfields[name])):
             raise fail(f"completions[].{name}", "a string", f"has type {cfields[name]}")
     for name in ("overall_score", "fine-grained_score"):
         if name in cfields and not _is_number_or_string(cfields[name]):
             raise fail(f"completions[].{name}", "a number", f"has type {cfields[name]}")
     if "models" in names:
         mtype = schema.field("models").type
-        if not (_is_list(mtype) and (_is_string(mtype.value_type) or pa.types.is_null(mtype.value_type))):
+        if not (_is_list(mtype) and (is_string(mtype.value_type) or pa.types.is_null(mtype.value_type))):
             raise fail("models", "a list of strings", f"has type {mtype}")
     aspects: dict[str, str] = {}
     if "annotations" in cfields:
@@ -191,7 +173,7 @@ def needed_columns(*, with_critique: bool = False) -> dict[str, list[str]]:
     return {"source": [], "instruction": [], "models": [], "completions": completion}
 
 
-def _combine(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+def combine(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     if isinstance(column, pa.ChunkedArray):
         return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
     return column
@@ -199,7 +181,7 @@ def _combine(column: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 def column_array(table: pa.Table, name: str) -> pa.Array:
     """One column as a single array (no copy when the column has one chunk, as canonical batches do)."""
-    return _combine(table.column(name))
+    return combine(table.column(name))
 
 
 def completions_flat(table: pa.Table) -> pa.StructArray:
@@ -220,201 +202,6 @@ def sha256_hex(values: pa.Array) -> pa.Array:
         [None if v is None else hashlib.sha256(v.encode("utf-8")).hexdigest() for v in values.to_pylist()],
         type=pa.string(),
     )
-
-
-def parse_numbers(values: pa.Array, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
-    """Parse ratings or scores given as strings or numbers.
-
-    Returns (numbers, invalid): numbers is float64 with NaN for null, "N/A" and invalid values; invalid marks
-    values that are neither a number in [low, high] nor null / "N/A".
-    """
-    if pa.types.is_null(values.type):
-        return np.full(len(values), np.nan), np.zeros(len(values), dtype=bool)
-    if _is_string(values.type):
-        text = pc.utf8_trim_whitespace(values.cast(pa.string()))
-        na = pc.or_(
-            pc.is_null(text),
-            pc.fill_null(pc.is_in(pc.utf8_lower(text), value_set=pa.array(NA_VALUES)), False),
-        )
-        numeric = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$"), False)
-        parsed = pc.if_else(numeric, text, pa.scalar(None, pa.string())).cast(pa.float64())
-        numbers = parsed.to_numpy(zero_copy_only=False).astype(np.float64)
-        not_number = ~na.to_numpy(zero_copy_only=False) & ~numeric.to_numpy(zero_copy_only=False)
-    else:
-        numbers = values.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
-        not_number = np.zeros(len(values), dtype=bool)
-    with np.errstate(invalid="ignore"):
-        out_of_range = ~np.isnan(numbers) & ((numbers < low) | (numbers > high))
-    numbers[out_of_range] = np.nan
-    return numbers, not_number | out_of_range
-
-
-def _null_string(n: int) -> pa.Array:
-    return pa.nulls(n, type=pa.string())
-
-
-def _problems(
-    rows: np.ndarray, fields: list[str], values: list[object], kind: str
-) -> pa.Table:  # built only for the few bad positions
-    return pa.table(
-        {
-            "row_index": pa.array(rows, type=pa.int64()),
-            "field": pa.array(fields, type=pa.string()),
-            "value": pa.array([None if v is None else str(v) for v in values], type=pa.string()),
-            "kind": pa.array([kind] * len(rows), type=pa.string()),
-            "rule": pa.array([RULES[kind]] * len(rows), type=pa.string()),
-        },
-        schema=PROBLEM_SCHEMA,
-    )
-
-
-def normalize_batch(
-    raw: pa.Table, layout: RawLayout, *, row_offset: int = 0, with_critique: bool = False
-) -> tuple[pa.Table, pa.Table]:
-    """Turn a raw UltraFeedback batch into the canonical table; returns (canonical, problems).
-
-    ``row_offset`` is the input position of the batch's first row, so that ``row_index`` and the problems name
-    rows of the whole input, whatever the batch size.
-    """
-    n = raw.num_rows
-    row_index = np.arange(row_offset, row_offset + n, dtype=np.int64)
-    problems: list[pa.Table] = []
-
-    instruction = _combine(raw.column("instruction")).cast(pa.string())
-    if layout.has_source:
-        source = pc.fill_null(_combine(raw.column("source")).cast(pa.string()), UNKNOWN_SOURCE)
-    else:
-        source = pa.array([UNKNOWN_SOURCE] * n, type=pa.string())
-    comps = _combine(raw.column("completions"))
-    lengths, _, flat = list_parts(comps)
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
-    total = len(flat)
-    comp_row = np.repeat(np.arange(n), lengths)
-    comp_idx = np.arange(total) - np.repeat(offsets[:-1], lengths)
-
-    def where(mask: np.ndarray, name: str) -> list[str]:
-        return [f"completions[{i}].{name}" for i in comp_idx[mask]]
-
-    null_instruction = ~pc.is_valid(instruction).to_numpy(zero_copy_only=False)
-    if null_instruction.any():
-        problems.append(
-            _problems(
-                row_index[null_instruction],
-                ["instruction"] * int(null_instruction.sum()),
-                [None] * int(null_instruction.sum()),
-                "null_instruction",
-            )
-        )
-    null_list = ~pc.is_valid(comps).to_numpy(zero_copy_only=False)
-    if null_list.any():
-        problems.append(
-            _problems(
-                row_index[null_list],
-                ["completions"] * int(null_list.sum()),
-                [None] * int(null_list.sum()),
-                "null_completions",
-            )
-        )
-
-    null_comp = ~pc.is_valid(flat).to_numpy(zero_copy_only=False)
-    if null_comp.any():
-        problems.append(
-            _problems(
-                row_index[comp_row[null_comp]],
-                [f"completions[{i}]" for i in comp_idx[null_comp]],
-                [None] * int(null_comp.sum()),
-                "null_completion",
-            )
-        )
-
-    def child(name: str) -> pa.Array | None:
-        return pc.struct_field(flat, name) if name in layout.completion_fields else None
-
-    response = child("response").cast(pa.string())
-    null_response = ~null_comp & ~pc.is_valid(response).to_numpy(zero_copy_only=False)
-    if null_response.any():
-        problems.append(
-            _problems(
-                row_index[comp_row[null_response]],
-                where(null_response, "response"),
-                [None] * int(null_response.sum()),
-                "null_response",
-            )
-        )
-
-    model = child("model")
-    model = model.cast(pa.string()) if model is not None else _null_string(total)
-    if layout.has_models and model.null_count:
-        m_lengths, m_starts, m_flat = list_parts(_combine(raw.column("models")))
-        has = comp_idx < m_lengths[comp_row]
-        take = pa.array(np.where(has, m_starts[comp_row] + comp_idx, 0), mask=~has)
-        model = pc.coalesce(model, m_flat.cast(pa.string()).take(take)) if len(m_flat) else model
-
-    critique = child("critique") if with_critique else None
-    critique = critique.cast(pa.string()) if critique is not None else _null_string(total)
-
-    def numbers(values: pa.Array | None, name: str, low: float, high: float, kind: str) -> np.ndarray:
-        if values is None:
-            return np.full(total, np.nan)
-        parsed, invalid = parse_numbers(values, low, high)
-        if invalid.any():
-            bad = values.filter(pa.array(invalid)).to_pylist()
-            problems.append(_problems(row_index[comp_row[invalid]], where(invalid, name), bad, kind))
-        return parsed
-
-    overall = numbers(child("overall_score"), "overall_score", 1, 10, "invalid_overall_score")
-    fine = numbers(child("fine-grained_score"), "fine-grained_score", 1, 5, "invalid_fine_grained_score")
-
-    ratings: dict[str, np.ndarray] = {}
-    annotations = child("annotations")
-    for aspect in ASPECTS:
-        form = layout.aspects.get(aspect)
-        if form is None:
-            ratings[aspect] = np.full(total, np.nan)
-            continue
-        node = pc.struct_field(annotations, aspect)
-        if form == "list":
-            a_lengths, a_starts, a_flat = list_parts(node)
-            has = a_lengths >= 1
-            node = (
-                a_flat.take(pa.array(np.where(has, a_starts, 0), mask=~has))
-                if len(a_flat)
-                else pa.nulls(total, node.type.value_type)
-            )
-        ratings[aspect] = numbers(
-            pc.struct_field(node, "Rating"), f"annotations.{aspect}.Rating", 1, 5, "invalid_rating"
-        )
-
-    if "fine-grained_score" not in layout.completion_fields:
-        # Not in every revision of the data (RECIPE.md): recompute it as the mean of the four aspect ratings.
-        stacked = np.column_stack([ratings[a] for a in ASPECTS])
-        usable = (~np.isnan(stacked)).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            fine = np.where(usable > 0, np.nansum(stacked, axis=1) / np.maximum(usable, 1), np.nan)
-
-    struct = pa.StructArray.from_arrays(
-        [
-            model,
-            response,
-            critique,
-            pa.array(overall, from_pandas=True),
-            pa.array(fine, from_pandas=True),
-            *[pa.array(ratings[a], from_pandas=True) for a in ASPECTS],
-        ],
-        fields=list(COMPLETION_TYPE),
-    )
-    completions = pa.ListArray.from_arrays(pa.array(offsets), struct, mask=pa.array(null_list))
-    table = pa.Table.from_arrays(
-        [pa.array(row_index), sha256_hex(instruction), source, instruction, completions],
-        schema=CANONICAL_SCHEMA,
-    )
-    if problems:
-        problem_table = pa.concat_tables(problems).sort_by(
-            [("row_index", "ascending"), ("field", "ascending")]
-        )
-    else:
-        problem_table = PROBLEM_SCHEMA.empty_table()
-    return table, problem_table
 
 
 def invalid_rows(table: pa.Table) -> np.ndarray:

@@ -388,7 +388,8 @@ def test_binarize_table_is_a_pure_batch_function():
 
     rows = [rated(f"q{i}", [5, 3, 4]) for i in range(10)]
     path_rows = pa.Table.from_pylist(rows)
-    from notus_data.schema import check_raw_schema, normalize_batch
+    from notus_data.normalize import normalize_batch
+    from notus_data.schema import check_raw_schema
 
     layout = check_raw_schema(path_rows.schema, "memory")
     canonical, _ = normalize_batch(path_rows, layout)

@@ -9,7 +9,7 @@
 - :mod:`.paths`: output kinds, the files beside an output, and the rules that protect inputs and folders.
 """
 
-from notus_data.io.atomic import AtomicWriter, atomic_path, write_table
+from notus_data.io.atomic import AtomicWriter, atomic_path, write_report, write_table
 from notus_data.io.chunks import Chunk, plan_chunks, read_chunk
 from notus_data.io.paths import (
     DEFAULT_BATCH_SIZE,
@@ -76,5 +76,6 @@ __all__ = [
     "report_path",
     "sidecar_path",
     "write_marker",
+    "write_report",
     "write_table",
 ]

@@ -218,3 +218,10 @@ def write_table(
     with AtomicWriter(path, table.schema, row_group_size=row_group_size, command=command) as writer:
         writer.write(table)
     return Path(path)
+
+
+def write_report(report: Any, path: str | os.PathLike) -> Path:
+    """Write a :class:`~notus_data.report.Report` as JSON to ``path``, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(report.to_json(), encoding="utf-8")
+    return Path(path)

@@ -21,7 +21,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from notus_data.io.atomic import AtomicWriter, atomic_path, write_table
+from notus_data.io.atomic import AtomicWriter, atomic_path, write_report, write_table
 from notus_data.io.paths import guard_outputs, output_kind, write_marker
 
 
@@ -164,7 +164,7 @@ class FileSink(Sink):
 
     def finalize(self, report: Any) -> None:
         if self.report_file is not None:
-            report.write_json(self.report_file)
+            write_report(report, self.report_file)
 
 
 class MemorySink(Sink):

@@ -27,8 +27,9 @@ from notus_data.errors import NotusDataError, OptionError
 from notus_data.io.chunks import Chunk, plan_chunks, read_chunk
 from notus_data.io.paths import DEFAULT_BATCH_SIZE, is_local, looks_like_hub_id
 from notus_data.io.tables import TableSource, arrow_message, iter_dataset, prefetch
+from notus_data.normalize import normalize_batch
 from notus_data.report import Problems
-from notus_data.schema import RawLayout, check_raw_schema, needed_columns, normalize_batch
+from notus_data.schema import RawLayout, check_raw_schema, needed_columns
 
 DEFAULT_HUB_ID = "openbmb/UltraFeedback"
 #: The openbmb/UltraFeedback revision after the critique-score fix (RECIPE.md, section 1).

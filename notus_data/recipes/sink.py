@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from notus_data.card import CardContext, SplitFiles, funnel_lines, write_card
-from notus_data.io.atomic import AtomicWriter, atomic_path
+from notus_data.io.atomic import AtomicWriter, atomic_path, write_report
 from notus_data.io.paths import report_path, write_marker
 from notus_data.io.sinks import Sink
 from notus_data.recipes.config import Recipe
@@ -202,7 +202,7 @@ class RecipeSink(Sink):
 
     def finalize(self, report: Report) -> None:
         report.info.setdefault("timings", {}).update({k: round(v, 3) for k, v in self.timings.items()})
-        report.write_json(report_path(self.output))
+        write_report(report, report_path(self.output))
 
 
 def _write_card_files(

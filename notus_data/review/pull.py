@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from notus_data.errors import OptionError
 from notus_data.io import AtomicWriter, guard_outputs, report_path
+from notus_data.io.atomic import write_report
 from notus_data.progress import progress_bar
 from notus_data.report import Report
 from notus_data.review.client import ArgillaConnectionError, ConnectionOptions, connect, guarded
@@ -293,5 +294,5 @@ def pull(
             "seconds": round(time.perf_counter() - started, 3),
         }
     )
-    report.write_json(report_path(output))
+    write_report(report, report_path(output))
     return report
