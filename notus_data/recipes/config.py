@@ -59,6 +59,10 @@ from notus_data.steps.binarize import BinarizeOptions
 # ------------------------------------------------------------------------------------------------ the recipe
 
 
+#: Settings of how the input is read, which never change the data (left out of a saved recipe).
+READ_ONLY_SETTINGS = ("batch_size", "streaming")
+
+
 @dataclass
 class Recipe:
     """Every setting of one data run. ``flag`` and ``decontaminate`` are None when the step is off."""
@@ -129,10 +133,14 @@ class Recipe:
         return out
 
     def to_yaml(self) -> str:
+        """The recipe as a YAML file. How the input is read (``batch_size``, ``streaming``) never changes the
+        data, so it is left out: two runs that differ only there write the same file."""
         import yaml
 
+        data = self.to_dict()
+        data["load"] = {k: v for k, v in data["load"].items() if k not in READ_ONLY_SETTINGS}
         header = f"# notus-data recipe (resolved): {self.name}\n# Run it again: notus-data run recipe.yaml\n"
-        return header + yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, width=100)
+        return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
     # -------------------------------------------------------------------------------------------- overrides
 
