@@ -222,7 +222,11 @@ class Pipeline:
         runner = get_engine(engine, **engine_options)
         self.check()
         started = time.perf_counter()
+        self.setup()
+        setup = time.perf_counter() - started
         run = runner.run(self)
         run.report.info["seconds"] = round(time.perf_counter() - started, 3)
+        timings = {"setup": setup, **run.timings}
+        run.report.info["timings"] = {name: round(seconds, 3) for name, seconds in timings.items()}
         self.sink.finalize(run.report)
         return run

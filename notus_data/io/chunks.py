@@ -107,7 +107,7 @@ def read_chunk(
     """Yield ``(start, raw batch)`` for a chunk, reading only ``columns`` (None: all)."""
     start = chunk.start
     try:
-        pf = pq.ParquetFile(chunk.path)
+        pf = pq.ParquetFile(chunk.path, pre_buffer=False)
         paths = projected_paths(pf, columns)
         for batch in pf.iter_batches(batch_size=batch_size, row_groups=list(chunk.row_groups), columns=paths):
             if batch.num_rows:

@@ -19,7 +19,9 @@ shards have fixed row groups, and the card holds counts only.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,6 +118,12 @@ class _PairSink:
             writer.abort()
 
 
+def _import_all(modules: list[str]) -> None:
+    for module in modules:
+        with contextlib.suppress(ImportError):  # a missing one fails later, where it is needed, with its fix
+            importlib.import_module(module)
+
+
 class RecipeSink(Sink):
     """Writes a recipe run's folder (see the module docstring). ``streams``: the side streams the run's steps
     give (``flags``, ``evidence``, ``changes``), each with its schema."""
@@ -139,6 +147,13 @@ class RecipeSink(Sink):
         return [self.output, report_path(self.output)]
 
     def open(self) -> None:
+        # matplotlib loads in the background while the batches are processed (most of a second; a few MiB).
+        # datasets, which the card's metadata needs, is not: it weighs about 85 MiB, which would add to the peak.
+        modules = ["matplotlib.figure", "matplotlib.backends.backend_agg"] if self.recipe.card.plots else []
+        self._imports = threading.Thread(
+            target=_import_all, args=(modules,), name="notus-data-imports", daemon=True
+        )
+        self._imports.start()
         self.folder = self._stack.enter_context(atomic_path(self.output))
         self.folder.mkdir(parents=True)
         write_marker(self.folder, "run")
@@ -176,6 +191,7 @@ class RecipeSink(Sink):
                 "rows": {name: w.rows for name, w in self.pairs.writers.items()},
             },
         )
+        self._imports.join()
         measured = {
             "scores": stats["scores"].merge(self.scores) if "scores" in stats else self.scores,
             "comparison": stats.get("comparison"),
@@ -249,9 +265,11 @@ def _write_card_files(
 
 
 def _write_folder_report(path: Path, report: Report) -> None:
-    """The report inside the folder: no timings and no output path, keys sorted (same run, same bytes)."""
+    """The report inside the folder: no timings, output path or engine, keys sorted (same run, same bytes)."""
     data = report.to_dict()
-    data["info"] = {k: v for k, v in data["info"].items() if k not in ("output", "seconds", "timings")}
+    data["info"] = {
+        k: v for k, v in data["info"].items() if k not in ("output", "seconds", "timings", "engine")
+    }
     path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n")
 
 

@@ -164,8 +164,9 @@ def flag_masks(table: pa.Table, options: FlagOptions | None = None) -> dict[str,
     """The per-completion arrays the rules read and one boolean mask per rule (flat, in completion order).
 
     Returns a dict with ``lengths``, ``row`` (row of each completion), ``index`` (position in its row),
-    ``overall``, ``avg``, ``on_scale``, ``negativity`` (float arrays, NaN where absent), ``flat`` (the completion
-    structs) and ``masks`` (reason -> bool array).
+    ``overall``, ``avg``, ``on_scale``, ``negativity`` (float arrays, NaN where absent; the negativity is
+    computed only for completions some rule looks at, NaN elsewhere), ``flat`` (the completion structs) and
+    ``masks`` (reason -> bool array).
     """
     options = options or FlagOptions()
     completions = table.column("completions").combine_chunks()
@@ -181,7 +182,6 @@ def flag_masks(table: pa.Table, options: FlagOptions | None = None) -> dict[str,
     live = pc.is_valid(pc.struct_field(flat, "response")).to_numpy(zero_copy_only=False)
     live &= ~np.repeat(invalid_rows(table), lengths)
     both = live & ~np.isnan(overall) & ~np.isnan(avg)
-    negativity, negative_weight = critique_scores(pc.struct_field(flat, "critique"))
 
     masks: dict[str, np.ndarray] = {}
     with np.errstate(invalid="ignore"):
@@ -194,13 +194,7 @@ def flag_masks(table: pa.Table, options: FlagOptions | None = None) -> dict[str,
             )
         if "score_rating_disagree" in options.rules:
             masks["score_rating_disagree"] = both & (np.abs(overall - on_scale) > options.disagreement)
-        if "negative_critique" in options.rules:
-            masks["negative_critique"] = (
-                live
-                & (overall >= options.high_score)
-                & (negativity >= options.critique_negativity)
-                & (negative_weight >= options.min_negative_words)
-            )
+        high = live & (overall >= options.high_score) if "negative_critique" in options.rules else None
         if "chosen_mismatch" in options.rules:
             by_score = np.where(both, overall, -np.inf)
             by_rating = np.where(both, avg, -np.inf)
@@ -209,6 +203,23 @@ def flag_masks(table: pa.Table, options: FlagOptions | None = None) -> dict[str,
             rivals = _segment_sum(both, lengths) >= 2
             agree = _segment_sum(top_score & top_rating, lengths) > 0
             masks["chosen_mismatch"] = top_score & np.repeat(rivals & ~agree, lengths)
+    # The critique lexicon (the costly part) is read only where it can matter: where the negative_critique rule
+    # may fire, and where another rule flags the completion (its negativity is part of the output).
+    needed = high.copy() if high is not None else np.zeros(total, dtype=bool)
+    for mask in masks.values():
+        needed |= mask
+    negativity, negative_weight = np.full(total, np.nan), np.zeros(total)
+    at = np.flatnonzero(needed)
+    if len(at):
+        critiques = pc.struct_field(flat, "critique").take(pa.array(at, type=pa.int64()))
+        negativity[at], negative_weight[at] = critique_scores(critiques)
+    if high is not None:
+        with np.errstate(invalid="ignore"):
+            masks["negative_critique"] = (
+                high
+                & (negativity >= options.critique_negativity)
+                & (negative_weight >= options.min_negative_words)
+            )
     masks = {reason: masks[reason] for reason in REASONS if reason in masks}
     return {
         "lengths": lengths,
