@@ -90,7 +90,10 @@ def test_output_that_holds_or_sits_inside_the_input_is_refused(workdir):
     assert_refused(cli("binarize", "data/in.parquet", ".", cwd=workdir), "holds the input")
     assert_refused(cli("run", "notus-v1", "--input", "data/in.parquet", "--output", "data", "--no-plots",
                        cwd=workdir), "holds the input")  # fmt: skip
-    assert_refused(cli("binarize", "data", "data/pairs.parquet", cwd=workdir), "inside the input folder")
+    (workdir / "shards").mkdir()
+    write_parquet(workdir / "shards" / "train-0.parquet", rows())
+    before = snapshot(workdir)
+    assert_refused(cli("binarize", "shards", "shards/pairs.parquet", cwd=workdir), "inside the input folder")
     assert snapshot(workdir) == before
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import signal
 import sys
 import types
@@ -17,7 +18,7 @@ from typing import Any
 
 import click
 
-from notus_data.errors import NotusDataError
+from notus_data.errors import InputError, NotusDataError, os_error
 
 #: Choices offered by click for fields whose values are a fixed set (validated again by the dataclass).
 CHOICES: dict[str, tuple[str, ...]] = {}
@@ -82,6 +83,17 @@ def quiet_option(command: Callable) -> Callable:
     return click.option("--quiet", is_flag=True, help="do not print the report table")(command)
 
 
+def _show_warnings() -> None:
+    """The library's warnings (a swept temporary file, an input read on the Ray driver) as one line each."""
+    log = logging.getLogger("notus_data")
+    if not any(getattr(h, "_notus_cli", False) for h in log.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("Warning: %(message)s"))
+        handler.setLevel(logging.WARNING)
+        handler._notus_cli = True  # type: ignore[attr-defined]
+        log.addHandler(handler)
+
+
 def _terminate(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
@@ -93,10 +105,15 @@ def handle_errors(command: Callable) -> Callable:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         # A terminated run unwinds normally, so atomic writes remove their temporary files.
         signal.signal(signal.SIGTERM, _terminate)
+        _show_warnings()
         try:
             return command(*args, **kwargs)
         except NotusDataError as exc:
             click.secho(f"Error: {exc}", fg="red", err=True)
+            sys.exit(1)
+        except OSError as exc:  # a file-system error no step turned into a user error: still one line
+            where = exc.filename or "a file"
+            click.secho(f"Error: {os_error(exc, where, 'read or write', InputError)}", fg="red", err=True)
             sys.exit(1)
         except KeyboardInterrupt:
             click.secho("Interrupted: no output was written.", fg="red", err=True)

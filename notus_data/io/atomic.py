@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -21,8 +23,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from notus_data.errors import NotusDataError
+from notus_data.errors import NotusDataError, os_errors
 from notus_data.io.paths import ROW_GROUP_SIZE, folder_owner, output_kind, write_marker
+
+TMP_PREFIX = ".notus-tmp-"
+_TMP_PID = re.compile(r"^\.notus-tmp-(?:old-)?(\d+)-|-(\d+)-[0-9a-f]{8}$")
+log = logging.getLogger("notus_data")
 
 
 def _remove(path: Path) -> None:
@@ -33,12 +39,52 @@ def _remove(path: Path) -> None:
             path.unlink()
 
 
+def tmp_name(target: Path, kind: str = "") -> Path:
+    """A hidden temporary path beside ``target``: ``.notus-tmp-[kind-]{pid}-{target name}-{random}``, so that a
+    later run can tell whether the process that made it still lives (:func:`sweep_stale`)."""
+    return target.with_name(f"{TMP_PREFIX}{kind}{os.getpid()}-{target.name}-{uuid.uuid4().hex[:8]}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it lives
+        return True
+    return True
+
+
+def sweep_stale(folder: Path) -> list[str]:
+    """Remove the temporary files and folders that runs killed before they could clean up left in ``folder``
+    (their process is gone); a warning says which. Returns their names."""
+    swept = []
+    with contextlib.suppress(OSError):
+        for entry in folder.iterdir():
+            if not entry.name.startswith(TMP_PREFIX):
+                continue
+            found = _TMP_PID.search(entry.name)
+            pid = int(next(g for g in found.groups() if g)) if found else None
+            if pid is None or pid == os.getpid() or _alive(pid):
+                continue
+            _remove(entry)
+            swept.append(entry.name)
+    if swept:
+        log.warning(
+            "removed %d temporary file(s) that a killed run (gone now) left in %s: %s",
+            len(swept), folder, ", ".join(sorted(swept)[:5]) + (" ..." if len(swept) > 5 else ""),
+        )  # fmt: skip
+    return swept
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a hidden temporary path beside ``path``; on success it replaces ``path``, on error it is removed.
 
     An existing folder at ``path`` is replaced only when notus-data wrote it (or it is empty): anything else is
-    refused before the temporary path is made, so no user folder is ever deleted.
+    refused before the temporary path is made, so no user folder is ever deleted. Temporary files of earlier runs
+    that were killed are swept first. A file-system error (full disk, read-only, no permission) becomes one
+    :class:`~notus_data.errors.OutputError` naming the path and the fix.
     """
     target = Path(path)
     if target.is_dir() and not target.is_symlink() and folder_owner(target) is None:
@@ -48,17 +94,20 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             f"output: {target} is an existing folder not written by notus-data; it is never replaced. Give a "
             "new path, or move that folder away yourself (nothing was written)"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".notus-tmp-{target.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    with os_errors(target.parent, "create the folder of"):
+        target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale(target.parent)
+    tmp = tmp_name(target)
     try:
         yield tmp
-        if target.is_dir() and not target.is_symlink():
-            old = target.with_name(f".notus-tmp-old-{target.name}-{uuid.uuid4().hex[:8]}")
-            os.replace(target, old)
-            os.replace(tmp, target)
-            _remove(old)
-        else:
-            os.replace(tmp, target)
+        with os_errors(target):
+            if target.is_dir() and not target.is_symlink():
+                old = tmp_name(target, "old-")
+                os.replace(target, old)
+                os.replace(tmp, target)
+                _remove(old)
+            else:
+                os.replace(tmp, target)
     finally:
         _remove(tmp)
 
@@ -108,11 +157,21 @@ class AtomicWriter:
         self._writer: Any = None
 
     def __enter__(self) -> AtomicWriter:
+        try:
+            with os_errors(self.path):
+                return self._enter()
+        except BaseException:
+            self._stack.__exit__(*sys.exc_info())
+            raise
+
+    def _enter(self) -> AtomicWriter:
         self._tmp = self._stack.enter_context(atomic_path(self.path))
         if self.kind == "folder":
             self._workdir = Path(
                 self._stack.enter_context(
-                    tempfile.TemporaryDirectory(dir=self.path.parent, prefix=".notus-tmp-")
+                    tempfile.TemporaryDirectory(
+                        dir=self.path.parent, prefix=f"{TMP_PREFIX}{os.getpid()}-work-"
+                    )
                 )
             )
             self._data_path = self._workdir / "data.parquet"
@@ -123,6 +182,10 @@ class AtomicWriter:
         return self
 
     def write(self, table: pa.Table) -> None:
+        with os_errors(self.path):
+            self._write(table)
+
+    def _write(self, table: pa.Table) -> None:
         if self.schema is None:
             self.schema = table.schema
         elif table.schema != self.schema:
@@ -156,6 +219,15 @@ class AtomicWriter:
             self._stack.callback(self._writer.close)
 
     def close(self) -> None:
+        """Write what is buffered and close the temporary file (the output appears when the writer exits).
+        Calling it again does nothing."""
+        if getattr(self, "_closed", False):
+            return
+        with os_errors(self.path):
+            self._close()
+        self._closed = True
+
+    def _close(self) -> None:
         if self._buffered:
             self._flush(self._buffered)
         if self._writer is None:
@@ -222,6 +294,6 @@ def write_table(
 
 def write_report(report: Any, path: str | os.PathLike) -> Path:
     """Write a :class:`~notus_data.report.Report` as JSON to ``path``, atomically."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, os_errors(path):
         tmp.write_text(report.to_json(), encoding="utf-8")
     return Path(path)

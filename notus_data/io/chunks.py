@@ -22,7 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from notus_data.errors import SchemaError
+from notus_data.errors import InputError, SchemaError, os_error
 from notus_data.io.tables import projected_paths
 
 
@@ -113,10 +113,13 @@ def read_chunk(
             if batch.num_rows:
                 yield start, pa.Table.from_batches([batch])
                 start += batch.num_rows
+    except PermissionError as exc:
+        raise os_error(exc, chunk.origin, "read", InputError) from exc
     except (pa.ArrowInvalid, OSError) as exc:
         first_line = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        raise SchemaError(
-            f"{chunk.origin}: cannot read row group(s) {list(chunk.row_groups)} ({first_line})"
+        raise InputError(
+            f"{chunk.origin}: cannot read row group(s) {list(chunk.row_groups)}: the file is damaged "
+            f"({first_line}); write it again, or leave it out"
         ) from exc
     if start != chunk.start + chunk.rows:
         raise SchemaError(

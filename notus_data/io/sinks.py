@@ -156,6 +156,10 @@ class FileSink(Sink):
             if not files:  # an empty result is still a readable (empty) table
                 write_table(self.schemas["main"].empty_table(), self._folder / "part-000000000000.parquet")
             report.info.setdefault("engine", {})["write"] = f"parallel ({max(files, 1)} parquet files)"
+        # Two phases: every output is finished in its temporary file first (a full disk fails here, and then
+        # none appears); only then do they all move into place.
+        for writer in self._writers.values():
+            writer.close()
         self._stack.close()
         return None
 

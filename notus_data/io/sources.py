@@ -26,7 +26,8 @@ import pyarrow as pa
 from notus_data.errors import NotusDataError, OptionError
 from notus_data.io.chunks import Chunk, plan_chunks, read_chunk
 from notus_data.io.paths import DEFAULT_BATCH_SIZE, is_local, looks_like_hub_id
-from notus_data.io.tables import TableSource, arrow_message, iter_dataset, prefetch
+from notus_data.io.tables import TableSource, arrow_message, iter_dataset, parquet_schema, prefetch
+from notus_data.io.text import repair_utf8
 from notus_data.normalize import normalize_batch
 from notus_data.report import Problems
 from notus_data.schema import RawLayout, check_raw_schema, needed_columns
@@ -49,9 +50,9 @@ class SourceBatch:
 
 
 class Reader:
-    """Raw batches of one input: ``batches(columns, batch_size)`` yields ``(origin, table)``, where ``origin``
-    names the file (or data set) the batch came from; ``columns`` maps top-level columns to the nested fields
-    wanted (None: every column)."""
+    """Raw batches of one input: ``batches(columns, batch_size)`` yields ``(origin, table, problems)``, where
+    ``origin`` names the file (or data set) the batch came from and ``problems`` those met reading it (or None);
+    ``columns`` maps top-level columns to the nested fields wanted (None: every column)."""
 
     origin: str
     revision: str | None = None
@@ -82,8 +83,8 @@ class LocalReader(Reader):
         return self.table.schema()
 
     def batches(self, columns, batch_size):
-        for origin, batch in self.table.iter_batches(columns=columns, batch_size=batch_size):
-            yield str(origin), batch
+        for origin, batch, problems in self.table.iter_batches(columns=columns, batch_size=batch_size):
+            yield str(origin), batch, problems
 
     def parquet_files(self) -> list[Path] | None:
         return self.table.files if self.table.kind == "parquet" else None
@@ -102,7 +103,7 @@ class DatasetReader(Reader):
 
     def batches(self, columns, batch_size):
         for batch in iter_dataset(self.ds, list(columns) if columns else None, batch_size):
-            yield self.origin, batch
+            yield self.origin, batch, None
 
 
 class TableReader(Reader):
@@ -119,7 +120,7 @@ class TableReader(Reader):
         if columns is not None:
             table = table.select([c for c in columns if c in table.column_names])
         for start in range(0, table.num_rows, batch_size):
-            yield self.origin, table.slice(start, batch_size)
+            yield self.origin, table.slice(start, batch_size), None
 
 
 def open_reader(
@@ -216,19 +217,29 @@ class _Source:
     def prepare(self, raw: pa.Table, start: int, origin: str) -> SourceBatch:
         return SourceBatch(start, raw)
 
+    def _prepared(self, raw: pa.Table, start: int, origin: str, problems: pa.Table | None) -> SourceBatch:
+        raw, bad_text = repair_utf8(raw, start)
+        batch = self.prepare(raw, start, origin)
+        found = [p for p in (problems, bad_text, batch.problems) if p is not None and p.num_rows]
+        if found:
+            batch.problems = pa.concat_tables(found).sort_by(
+                [("row_index", "ascending"), ("field", "ascending")]
+            )
+        return batch
+
     def batches(self, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[SourceBatch]:
-        """Every batch of the input, in order."""
+        """Every batch of the input, in order (invalid UTF-8 repaired and counted, see :mod:`.text`)."""
         start = 0
-        for origin, raw in self.reader.batches(self.columns(), batch_size):
+        for origin, raw, problems in self.reader.batches(self.columns(), batch_size):
             if raw.num_rows == 0:
                 continue
-            yield self.prepare(raw, start, origin)
+            yield self._prepared(raw, start, origin, problems)
             start += raw.num_rows
 
     def read(self, chunk: Chunk, batch_size: int) -> Iterator[SourceBatch]:
         """The batches of one planned chunk (in a worker: reads only its row groups and columns)."""
         for start, raw in read_chunk(chunk, batch_size, self.columns()):
-            yield self.prepare(raw, start, chunk.origin)
+            yield self._prepared(raw, start, chunk.origin, None)
 
 
 class UltraFeedbackSource(_Source):
@@ -248,11 +259,10 @@ class UltraFeedbackSource(_Source):
             check_raw_schema(schema, reader.origin) if schema is not None else None
         )
         self._layouts: dict[str, RawLayout] = {}
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_layouts"] = {}
-        return state
+        # Every parquet shard is checked from its footer before any row is read, with its whole schema (not the
+        # projected columns, where a column of the wrong type would look missing).
+        for file in reader.parquet_files() or ():
+            self._layouts[str(file)] = check_raw_schema(parquet_schema(file), str(file))
 
     def columns(self) -> dict[str, list[str]]:
         return needed_columns(with_critique=self.with_critique)

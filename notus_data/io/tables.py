@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from notus_data.errors import NotusDataError, SchemaError
+from notus_data.errors import InputError, NotusDataError, SchemaError, os_error
 from notus_data.io.paths import DEFAULT_BATCH_SIZE, JSON_SUFFIXES
 
 # Segments that parquet inserts into the paths of list columns.
@@ -34,6 +35,31 @@ def _parquet_files(folder: Path, split: str | None) -> list[Path]:
         named = [p for p in files if p.name.startswith(split) or split in p.relative_to(folder).parts[:-1]]
         files = named or files
     return files
+
+
+#: In a folder of parquet shards, files that look like data but would not be read (so they are refused, not
+#: ignored); metadata such as README.md, dataset_info.json or a run's report.json is left alone.
+_DATA_SUFFIXES = (".jsonl", ".json", ".ndjson", ".csv", ".tsv", ".txt", ".arrow", ".feather", ".gz", ".zst", ".xz",
+                  ".bz2", ".zip", ".tar", ".xlsx", ".pkl", ".pickle")  # fmt: skip
+_METADATA = {"dataset_info.json", "dataset_dict.json", "state.json", "report.json", "dataset_infos.json"}
+
+
+def _refuse_other_data(folder: Path) -> None:
+    others = sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        and p.suffix.lower() in _DATA_SUFFIXES
+        and p.name not in _METADATA
+        and not p.name.endswith(".report.json")
+    )
+    if others:
+        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        raise NotusDataError(
+            f"{folder}: the folder holds parquet shards and {len(others)} other data file(s) ({shown}) that would "
+            "not be read; give a folder of parquet shards only (move the others away), or each file on its own"
+        )
 
 
 def _is_saved_dataset(folder: Path) -> bool:
@@ -63,9 +89,23 @@ def _open_json(path: Path) -> Any:
     try:
         return pj.open_json(path, read_options=pj.ReadOptions(block_size=16 << 20))
     except pa.ArrowInvalid as exc:
-        raise SchemaError(
-            f"{path}: cannot read as JSON lines ({arrow_message(exc)}); one JSON object a line"
-        ) from exc
+        raise json_error(path, exc, 0) from exc
+
+
+_TYPE_CHANGE = re.compile(r"Column\((/[^)]*)\) changed from (\w+) to (\w+) in row (\d+)")
+
+
+def json_error(path: Path, exc: Exception, rows_before: int) -> SchemaError:
+    """The error of a JSON lines file pyarrow cannot read: a field whose type changes names it and its row."""
+    found = _TYPE_CHANGE.search(str(exc))
+    if found:
+        where, before, after, row = found.groups()
+        field = where.strip("/").replace("/[]", "[]").replace("/", ".") or "(the row itself)"
+        return SchemaError(
+            f"{path}: field '{field}' changes type at row {rows_before + int(row)}: {after} there, {before} in "
+            f"the rows before; every row must give a field the same type (here: {before}, or null)"
+        )
+    return SchemaError(f"{path}: cannot read as JSON lines ({arrow_message(exc)}); one JSON object a line")
 
 
 def arrow_message(exc: Exception) -> str:
@@ -78,7 +118,7 @@ def _json_is_array(path: Path) -> bool:
     return head.startswith(b"[")
 
 
-def _iter_json(path: Path, batch_size: int) -> Iterator[pa.Table]:
+def _iter_json(path: Path, batch_size: int, problems: list[dict[str, Any]]) -> Iterator[pa.Table]:
     if _json_is_array(path):
         yield from iter_dataset(_datasets_json(path), None, batch_size)
         return
@@ -94,11 +134,8 @@ def _iter_json(path: Path, batch_size: int) -> Iterator[pa.Table]:
             return
         except pa.ArrowInvalid as exc:
             if "JSON" in str(exc) or "changed from" in str(exc):
-                raise SchemaError(
-                    f"{path}: a row does not match the earlier rows ({arrow_message(exc)}); "
-                    "every row must use the same field types"
-                ) from exc
-            yield from _iter_json_python(path, batch_size, skip=done)
+                raise json_error(path, exc, done) from exc
+            yield from _iter_json_python(path, batch_size, skip=done, problems=problems)
             return
         table = pa.Table.from_batches([batch])
         for start in range(0, table.num_rows, batch_size):
@@ -106,9 +143,29 @@ def _iter_json(path: Path, batch_size: int) -> Iterator[pa.Table]:
         done += table.num_rows
 
 
-def _iter_json_python(path: Path, batch_size: int, *, skip: int) -> Iterator[pa.Table]:
+def _fix_text(value: Any, field: str, found: list[str]) -> Any:
+    """``value`` (parsed with surrogateescape) with invalid UTF-8 replaced by U+FFFD; the fields fixed in ``found``."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            found.append(field)
+            return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        return value
+    if isinstance(value, dict):
+        return {k: _fix_text(v, f"{field}.{k}" if field else k, found) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fix_text(v, f"{field}[{i}]", found) for i, v in enumerate(value)]
+    return value
+
+
+def _iter_json_python(
+    path: Path, batch_size: int, *, skip: int, problems: list[dict[str, Any]]
+) -> Iterator[pa.Table]:
+    from notus_data.io.text import RULE
+
     rows: list[Any] = []
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8", errors="surrogateescape") as fh:
         number = 0
         for line_no, line in enumerate(fh, start=1):
             if not line.strip():
@@ -117,7 +174,13 @@ def _iter_json_python(path: Path, batch_size: int, *, skip: int) -> Iterator[pa.
             if number <= skip:
                 continue
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
+                found: list[str] = []
+                rows.append(_fix_text(row, "", found))
+                problems.extend(
+                    {"row_index": number - 1, "field": f, "value": None, "kind": "invalid_utf8", "rule": RULE}
+                    for f in found
+                )
             except json.JSONDecodeError as exc:
                 raise SchemaError(
                     f"{path}: line {line_no} is not valid JSON ({exc.msg}); one JSON object a line"
@@ -181,6 +244,7 @@ class TableSource:
                 self.kind = "saved"
             elif _parquet_files(self.path, self.split):
                 self.kind = "parquet"
+                _refuse_other_data(self.path)
             else:
                 raise NotusDataError(
                     f"{self.path}: the folder holds neither parquet files nor a save_to_disk dataset"
@@ -203,7 +267,7 @@ class TableSource:
             return _load_from_disk(self.path, self.split).features.arrow_schema
         if self.kind == "json":
             return _json_schema(self.path)
-        return _read_parquet_schema(self.files[0])
+        return parquet_schema(self.files[0])
 
     @property
     def num_rows(self) -> int | None:
@@ -215,20 +279,40 @@ class TableSource:
 
     def iter_batches(
         self, *, columns: dict[str, list[str]] | None = None, batch_size: int = DEFAULT_BATCH_SIZE
-    ) -> Iterator[tuple[Path, pa.Table]]:
-        """Yield (file, batch) pairs; ``columns`` maps a top-level column to the nested fields wanted."""
+    ) -> Iterator[tuple[Path, pa.Table, pa.Table | None]]:
+        """Yield (file, batch, problems met reading it or None); ``columns`` maps a top-level column to the
+        nested fields wanted."""
         if self.kind == "saved":
             ds = _load_from_disk(self.path, self.split)
             for batch in iter_dataset(ds, list(columns) if columns else None, batch_size):
-                yield self.path, batch
+                yield self.path, batch, None
         elif self.kind == "json":
-            for batch in _iter_json(self.path, batch_size):
-                yield self.path, batch
+            found: list[dict[str, Any]] = []
+            for batch in _iter_json(self.path, batch_size, found):
+                problems = pa.Table.from_pylist(found, schema=_problem_schema()) if found else None
+                found.clear()
+                yield self.path, batch, problems
         else:
             for file in self.files:
                 pf = _parquet_file(file)
-                for batch in pf.iter_batches(batch_size=batch_size, columns=projected_paths(pf, columns)):
-                    yield file, pa.Table.from_batches([batch])
+                batches = pf.iter_batches(batch_size=batch_size, columns=projected_paths(pf, columns))
+                while True:
+                    try:
+                        batch = next(batches)
+                    except StopIteration:
+                        break
+                    except (pa.ArrowInvalid, OSError) as exc:
+                        raise InputError(
+                            f"{file}: cannot read it: the file is damaged ({arrow_message(exc)}); its footer is "
+                            "intact but a data page is not. Write it again, or leave it out"
+                        ) from exc
+                    yield file, pa.Table.from_batches([batch]), None
+
+
+def _problem_schema() -> pa.Schema:
+    from notus_data.normalize import PROBLEM_SCHEMA
+
+    return PROBLEM_SCHEMA
 
 
 _DONE = object()
@@ -281,11 +365,14 @@ def _parquet_file(path: Path) -> pq.ParquetFile:
     try:
         # pre_buffer=False: read column chunks as they are needed, which halves the peak memory of a large file.
         return pq.ParquetFile(path, pre_buffer=False)
+    except PermissionError as exc:
+        raise os_error(exc, path, "read", InputError) from exc
     except (pa.ArrowInvalid, OSError) as exc:
         raise SchemaError(f"{path}: not a readable parquet file ({arrow_message(exc)})") from exc
 
 
-def _read_parquet_schema(path: Path) -> pa.Schema:
+def parquet_schema(path: Path) -> pa.Schema:
+    """The Arrow schema of a parquet file, from its footer (a file that is not parquet raises naming it)."""
     return _parquet_file(path).schema_arrow
 
 
@@ -307,7 +394,7 @@ def iter_table_batches(
         if missing:
             raise SchemaError(f"{path}: missing column(s) {missing}; the file has {names}")
     wanted = {c: [] for c in columns} if columns is not None else None
-    for _, batch in source.iter_batches(columns=wanted, batch_size=batch_size):
+    for _, batch, _ in source.iter_batches(columns=wanted, batch_size=batch_size):
         yield batch.select(list(columns)) if columns is not None else batch
 
 

@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from notus_data.card import CardContext, SplitFiles, funnel_lines, write_card
+from notus_data.errors import os_errors
 from notus_data.io.atomic import AtomicWriter, atomic_path, write_report
 from notus_data.io.paths import report_path, write_marker
 from notus_data.io.sinks import Sink
@@ -164,7 +165,7 @@ class RecipeSink(Sink):
             self._writers[name] = self._stack.enter_context(AtomicWriter(self.folder / path, schema))
 
     def write(self, result: Any) -> None:
-        with timed(self.timings, "write"):
+        with timed(self.timings, "write"), os_errors(self.output):
             self.pairs.write(result.main)
             self.scores.add_pairs(result.main)
             for name, tables in result.side.items():
@@ -179,6 +180,10 @@ class RecipeSink(Sink):
             add_decontamination_evidence(self.evidence["evidence"], table)
 
     def close(self, report: Report, stats: dict[str, Any]) -> None:
+        with os_errors(self.output):
+            self._close(report, stats)
+
+    def _close(self, report: Report, stats: dict[str, Any]) -> None:
         with timed(self.timings, "split"):
             plan = self.pairs.finish(self.recipe.load.batch_size)
         report.add_step(
