@@ -86,3 +86,88 @@ def require(module: str, extra: str) -> ModuleType:
         raise MissingDependencyError(
             f"this step needs the '{module}' package: install it with pip install 'notus-data[{extra}]'"
         ) from exc
+
+
+def check_numbers(options: object) -> None:
+    """Refuse a numeric field of an options dataclass that is not a finite number (NaN, inf, a string, a bool),
+    naming the field and its CLI option. Every options class calls it first in ``__post_init__``.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Knobs:
+    ...     min_margin: float = 0.0
+    ...     def __post_init__(self):
+    ...         check_numbers(self)
+    >>> try:
+    ...     Knobs(float("nan"))
+    ... except OptionError as exc:
+    ...     print(exc)
+    min_margin (--min-margin): nan is not a finite number
+    """
+    import dataclasses
+    import math
+    import typing
+
+    hints = typing.get_type_hints(type(options))
+    for f in dataclasses.fields(options):  # type: ignore[arg-type]
+        kinds = _number_kinds(hints.get(f.name))
+        if not kinds:
+            continue
+        value = getattr(options, f.name)
+        values = value if isinstance(value, tuple) and "tuple" in kinds else (value,)
+        for item in values:
+            if item is None and "none" in kinds:
+                continue
+            ok = isinstance(item, (int, float)) and not isinstance(item, bool)
+            if ok and "float" not in kinds and not float(item).is_integer():
+                ok = False
+            if not ok or not math.isfinite(item):
+                expected = "a whole number" if "float" not in kinds else "a finite number"
+                raise OptionError(f"{f.name} (--{f.name.replace('_', '-')}): {item!r} is not {expected}")
+
+
+def number_list(value: object, name: str) -> tuple[float, ...] | None:
+    """A list of numbers given as "1,2.5" or a sequence, or None; a value that is no number names the option.
+
+    >>> number_list("2, 1", "weights")
+    (2.0, 1.0)
+    """
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)  # type: ignore[arg-type]
+    out = []
+    for item in items:
+        try:
+            if isinstance(item, bool):
+                raise ValueError
+            out.append(float(item))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise OptionError(
+                f"{name} (--{name.replace('_', '-')}): {item!r} is not a number; give numbers separated by commas"
+            ) from None
+    return tuple(out)
+
+
+def _number_kinds(annotation: object) -> set[str]:
+    """Which numeric kinds a field annotation allows: {"int"}, {"float"}, with "none" and "tuple" as they apply."""
+    import types
+    import typing
+
+    kinds: set[str] = set()
+    args = (
+        typing.get_args(annotation)
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType)
+        else (annotation,)
+    )
+    for arg in args:
+        if arg is type(None):
+            kinds.add("none")
+        elif arg is float:
+            kinds.add("float")
+        elif arg is int:
+            kinds.add("int")
+        elif typing.get_origin(arg) is tuple:
+            inner = typing.get_args(arg)
+            if inner and inner[0] in (int, float):
+                kinds |= {"tuple", "float" if inner[0] is float else "int"}
+    return kinds if kinds - {"none", "tuple"} else set()

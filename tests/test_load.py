@@ -210,6 +210,8 @@ def test_default_hub_revision_is_the_fixed_one(monkeypatch):
         raise ConnectionError("offline")
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    # else the unreachable Hub is found before load_dataset is called
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(NotusDataError, match="could not load 'openbmb/UltraFeedback'"):
         load_ultrafeedback()
     assert seen == {

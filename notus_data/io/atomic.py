@@ -94,7 +94,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             f"output: {target} is an existing folder not written by notus-data; it is never replaced. Give a "
             "new path, or move that folder away yourself (nothing was written)"
         )
-    with os_errors(target.parent, "create the folder of"):
+    blocking = next(
+        (p for p in [target.parent, *target.parent.parents] if p.exists() and not p.is_dir()), None
+    )
+    if blocking is not None:
+        from notus_data.errors import OptionError
+
+        raise OptionError(
+            f"output: {target}: {blocking} is a file, not a folder, so nothing can be written under it; choose "
+            "another path (nothing was written)"
+        )
+    with os_errors(target.parent, "create the folder"):
         target.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale(target.parent)
     tmp = tmp_name(target)

@@ -25,6 +25,50 @@ def looks_like_hub_id(name: str) -> bool:
     return bool(re.fullmatch(r"[\w.-]+/[\w.-]+", name)) and not name.endswith((".parquet", *JSON_SUFFIXES))
 
 
+def looks_like_path(name: str) -> bool:
+    """Whether a name that is not a local file is still meant as one: it starts like a path (``./``, ``/``,
+    ``~``), has more than one slash, or its first part is a local folder (``data/missing``)."""
+    if name.startswith((".", "/", "~", os.sep)) or name.count("/") > 1 or "\\" in name:
+        return True
+    first = name.split("/", 1)[0]
+    return "/" in name and Path(first).is_dir()
+
+
+_HUB_STATE: dict[str, str | None] = {}
+
+
+def hub_unreachable(timeout: float = 3.0) -> str | None:
+    """Why the Hugging Face Hub cannot be reached, or None when it can (or when ``HF_HUB_OFFLINE`` is set, so
+    that ``datasets`` reads its cache). Checked once per process with a short connection attempt, so an offline
+    machine gets one clear error in seconds instead of a minute of retries."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return None
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    if endpoint in _HUB_STATE:
+        return _HUB_STATE[endpoint]
+    import socket
+    import threading
+    from urllib.parse import urlparse
+
+    url = urlparse(endpoint)
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+    outcome: list[str | None] = []
+
+    def attempt() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            outcome.append(None)
+        except OSError as exc:
+            outcome.append(f"{type(exc).__name__}: {exc}".strip())
+
+    thread = threading.Thread(target=attempt, daemon=True)  # name lookups have no timeout of their own
+    thread.start()
+    thread.join(timeout + 0.5)
+    reason = outcome[0] if outcome else f"no answer from {host}:{port} within {timeout:g} s"
+    _HUB_STATE[endpoint] = None if reason is None else f"{endpoint}: {reason}"
+    return _HUB_STATE[endpoint]
+
+
 def output_kind(path: str | os.PathLike) -> str:
     """ "parquet", "jsonl" or "folder" (a ``save_to_disk`` folder), from the output path's extension."""
     suffix = Path(path).suffix

@@ -23,9 +23,15 @@ from typing import Any
 
 import pyarrow as pa
 
-from notus_data.errors import NotusDataError, OptionError
+from notus_data.errors import NotusDataError, OptionError, check_numbers
 from notus_data.io.chunks import Chunk, plan_chunks, read_chunk
-from notus_data.io.paths import DEFAULT_BATCH_SIZE, is_local, looks_like_hub_id
+from notus_data.io.paths import (
+    DEFAULT_BATCH_SIZE,
+    hub_unreachable,
+    is_local,
+    looks_like_hub_id,
+    looks_like_path,
+)
 from notus_data.io.tables import TableSource, arrow_message, iter_dataset, parquet_schema, prefetch
 from notus_data.io.text import repair_utf8
 from notus_data.normalize import normalize_batch
@@ -138,6 +144,8 @@ def open_reader(
     if is_local(input):
         return LocalReader(input, split)
     name = os.fspath(input)
+    if looks_like_path(name):
+        raise NotusDataError(f"{name}: no such file or folder")
     if not looks_like_hub_id(name):
         raise NotusDataError(f"{name}: no such file or folder, and not a Hub id (owner/name)")
     return hub_reader(name, revision=revision, split=split, streaming=streaming)
@@ -149,6 +157,12 @@ def hub_reader(name: str, *, revision: str | None, split: str, streaming: bool) 
 
     if revision is None and name == DEFAULT_HUB_ID:
         revision = DEFAULT_REVISION
+    offline = None if Path(name).exists() else hub_unreachable()
+    if offline is not None:
+        raise NotusDataError(
+            f"{name}: the Hugging Face Hub cannot be reached ({offline}); give a local file or folder instead "
+            "(e.g. a parquet copy of the data set), or set HF_HUB_OFFLINE=1 to read a copy datasets has cached"
+        )
     try:
         ds = datasets.load_dataset(name, revision=revision, split=split, streaming=streaming)
     except Exception as exc:  # offline, not found, gated, bad revision: one clear line
@@ -311,6 +325,7 @@ class LoadOptions:
     )
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise OptionError(f"batch_size: {self.batch_size!r} must be an integer >= 1")
 

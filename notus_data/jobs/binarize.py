@@ -14,7 +14,7 @@ from typing import Any
 from notus_data.engines import EngineOptions
 from notus_data.io.paths import DEFAULT_BATCH_SIZE, report_path, sidecar_path
 from notus_data.io.sources import input_paths, load_ultrafeedback
-from notus_data.jobs.common import as_dataset, check_load, engine_kwargs, sink_for
+from notus_data.jobs.common import as_dataset, check_load, check_path, engine_kwargs, sink_for
 from notus_data.pipeline import Pipeline
 from notus_data.report import Report
 from notus_data.steps.base import Step
@@ -44,7 +44,7 @@ class CurationOptions:
 
     def __post_init__(self) -> None:
         if self.decisions is not None:
-            self.decisions = os.fspath(self.decisions)
+            self.decisions = check_path(self.decisions, "decisions")
         for name in ("decontaminate", "benchmark_file"):
             value = getattr(self, name)
             if isinstance(value, str):
@@ -115,6 +115,8 @@ def binarize(
     >>> pairs, report = binarize("data/ultrafeedback-sample.parquet", strategy="notus")  # doctest: +SKIP
     """
     check_load(revision=revision, split=split, streaming=streaming, batch_size=batch_size)
+    if output is not None:
+        check_path(output, "output")
     engine_options = EngineOptions(engine=engine, ray_address=ray_address, ray_write=ray_write)
     curation = CurationOptions(
         decisions=decisions, decontaminate=decontaminate, benchmark_file=benchmark_file

@@ -8,6 +8,7 @@ from typing import Any
 import pyarrow as pa
 
 from notus_data.engines import EngineOptions
+from notus_data.errors import OptionError
 from notus_data.io.sinks import FileSink, MemorySink, Sink
 from notus_data.io.sources import LoadOptions
 
@@ -32,6 +33,7 @@ def sink_for(
     """Files beside ``output`` (atomic), or every stream in memory when ``output`` is None."""
     if output is None:
         return MemorySink(schemas)
+    check_path(output, "output")
     parallel = engine is not None and engine.engine == "ray" and engine.ray_write == "parallel"
     return FileSink(
         command,
@@ -41,6 +43,16 @@ def sink_for(
         schemas=schemas,
         parallel=parallel,
     )
+
+
+def check_path(value: Any, name: str) -> str:
+    """``value`` as a path string, or an :class:`OptionError` naming the keyword when it is no path."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise OptionError(
+            f"{name}: a {type(value).__module__}.{type(value).__name__} is not a path; give a file or folder path"
+            + (" (or leave it out to get the result in memory)" if name == "output" else "")
+        )
+    return os.fspath(value)
 
 
 def as_dataset(table: pa.Table) -> Any:

@@ -15,7 +15,7 @@ from notus_data.engines import EngineOptions
 from notus_data.io.atomic import atomic_path
 from notus_data.io.paths import DEFAULT_BATCH_SIZE, guard_outputs
 from notus_data.io.sources import input_paths, load_ultrafeedback
-from notus_data.jobs.common import check_load, engine_kwargs
+from notus_data.jobs.common import check_load, check_path, engine_kwargs
 from notus_data.pipeline import Pipeline
 from notus_data.steps.compare import CompareOptions, CompareStep, Comparison
 
@@ -38,6 +38,8 @@ def compare(
     Counts are over the prompts that both binarizations pair; ``output`` (optional) receives them as JSON.
     """
     check_load(revision=revision, split=split, streaming=streaming, batch_size=batch_size)
+    if output is not None:
+        check_path(output, "output")
     engine_options = EngineOptions(engine=engine, ray_address=ray_address)
     opts = CompareOptions(**options)
     if output is not None:

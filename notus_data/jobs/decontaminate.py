@@ -18,7 +18,7 @@ from notus_data.decontamination.options import DecontaminateOptions
 from notus_data.engines import EngineOptions
 from notus_data.io.paths import DEFAULT_BATCH_SIZE, output_kind, report_path, sidecar_path
 from notus_data.io.sources import input_paths, load_rows
-from notus_data.jobs.common import as_dataset, check_load, engine_kwargs, sink_for
+from notus_data.jobs.common import as_dataset, check_load, check_path, engine_kwargs, sink_for
 from notus_data.pipeline import Pipeline
 from notus_data.report import Report
 from notus_data.steps.decontaminate import DecontaminateStep
@@ -63,6 +63,8 @@ def decontaminate(
     options are not used); ``engine="ray"`` runs the step on Ray (the index built once and shared), same output.
     """
     check_load(revision=revision, split=split, streaming=streaming, batch_size=batch_size)
+    if output is not None:
+        check_path(output, "output")
     engine_options = EngineOptions(engine=engine, ray_address=ray_address)
     opts = DecontaminateOptions(**options)
     if output is not None:

@@ -14,7 +14,7 @@ from notus_data.engines import EngineOptions
 from notus_data.io.paths import DEFAULT_BATCH_SIZE, report_path
 from notus_data.io.sources import input_paths, load_ultrafeedback
 from notus_data.jobs.binarize import finish
-from notus_data.jobs.common import check_load, engine_kwargs, sink_for
+from notus_data.jobs.common import check_load, check_path, engine_kwargs, sink_for
 from notus_data.pipeline import Pipeline
 from notus_data.report import Report
 from notus_data.steps.flag import FLAGGED_SCHEMA, REASONS, FlagOptions, FlagStep
@@ -42,6 +42,8 @@ def flag(
     :class:`FlagOptions`; ``engine="ray"`` runs the step on Ray with the same output.
     """
     check_load(revision=revision, split=split, streaming=streaming, batch_size=batch_size)
+    if output is not None:
+        check_path(output, "output")
     engine_options = EngineOptions(engine=engine, ray_address=ray_address)
     opts = FlagOptions(**options)
     source = load_ultrafeedback(

@@ -19,7 +19,7 @@ from notus_data.errors import MissingDependencyError, OptionError
 from notus_data.formats import SCHEMAS
 from notus_data.io.paths import is_local
 from notus_data.io.sources import input_paths, load_ultrafeedback
-from notus_data.jobs.common import engine_kwargs
+from notus_data.jobs.common import check_path, engine_kwargs
 from notus_data.pipeline import Pipeline
 from notus_data.recipes.config import (
     OPTIONAL_STEPS,
@@ -116,7 +116,7 @@ def run(
     """
     resolved = resolve_recipe(recipe, **overrides)
     engine_options = EngineOptions(engine=engine, ray_address=ray_address)
-    output = Path(output) if output is not None else DEFAULT_OUTPUT_ROOT / resolved.name
+    output = Path(check_path(output, "output")) if output is not None else DEFAULT_OUTPUT_ROOT / resolved.name
     _check_output(output)
     if resolved.card.plots and importlib.util.find_spec("matplotlib") is None:
         raise MissingDependencyError(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from notus_data.errors import NotusDataError, OptionError
+from notus_data.errors import NotusDataError, OptionError, check_numbers
 from notus_data.io.sources import LoadOptions
 from notus_data.steps.binarize import BinarizeOptions
 
@@ -35,6 +35,7 @@ class ReviewOptions:
     )
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         if self.decisions is not None:
             self.decisions = os.fspath(self.decisions)
 
@@ -64,6 +65,7 @@ class SplitOptions:
     shard_rows: int = _f(50_000, "rows per parquet shard (data/{split}-0000i-of-0000N.parquet)")
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         if self.splits not in SPLIT_LAYOUTS:
             raise OptionError(
                 f"splits: {self.splits!r} is not a layout; choose one of {', '.join(SPLIT_LAYOUTS)}"
@@ -98,6 +100,7 @@ class CardOptions:
     examples: int = _f(3, "examples of removed and flagged rows quoted in the card")
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         if self.examples < 0:
             raise OptionError(f"examples: {self.examples} must be >= 0")
 

@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from notus_data.draws import draw_uniform
-from notus_data.errors import OptionError
+from notus_data.errors import OptionError, check_numbers, number_list
 from notus_data.formats import FORMATS, SCHEMAS, build
 from notus_data.schema import ASPECTS, column_array, invalid_rows, list_parts
 from notus_data.steps.base import Step, StepResult, outcomes
@@ -97,6 +97,8 @@ class BinarizeOptions:
     seed: int = field(default=42, metadata={"help": "seed of the random draws (with the prompt_id)"})
 
     def __post_init__(self) -> None:
+        self.weights = number_list(self.weights, "weights")
+        check_numbers(self)
         if self.strategy not in STRATEGIES:
             raise OptionError(
                 f"strategy: {self.strategy!r} is not a strategy; choose one of {', '.join(STRATEGIES)}"

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from notus_data.errors import check_numbers
 from notus_data.schema import column_array, list_parts
 from notus_data.steps.base import Step, StepResult
 from notus_data.steps.binarize import BinarizeOptions, binarize_table
@@ -31,6 +32,9 @@ class CompareOptions:
     )
     b_score: str | None = field(default=None, metadata={"help": "score source of the second"})
     seed: int = field(default=42, metadata={"help": "seed of the random draws"})
+
+    def __post_init__(self) -> None:
+        check_numbers(self)
 
     def binarizations(self) -> tuple[BinarizeOptions, BinarizeOptions]:
         return (

@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from notus_data.critique import critique_scores
-from notus_data.errors import OptionError, SchemaError
+from notus_data.errors import OptionError, SchemaError, check_numbers
 from notus_data.schema import invalid_rows, list_parts
 from notus_data.steps.base import Finish, Step, StepResult, outcomes
 from notus_data.steps.score import score_table
@@ -103,6 +103,7 @@ class FlagOptions:
     )
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         if isinstance(self.rules, str):
             self.rules = tuple(r.strip() for r in self.rules.split(",") if r.strip())
         self.rules = tuple(self.rules)

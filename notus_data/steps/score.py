@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from notus_data.errors import OptionError, SchemaError
+from notus_data.errors import OptionError, SchemaError, check_numbers, number_list
 from notus_data.schema import ASPECTS, column_array, list_parts
 from notus_data.steps.base import Step, StepResult
 
@@ -52,10 +52,8 @@ class ScoreOptions:
         if isinstance(self.aspects, str):
             self.aspects = tuple(a.strip() for a in self.aspects.split(",") if a.strip())
         self.aspects = tuple(self.aspects)
-        if isinstance(self.weights, str):
-            self.weights = tuple(float(w) for w in self.weights.split(",") if w.strip())
-        if self.weights is not None:
-            self.weights = tuple(float(w) for w in self.weights)
+        self.weights = number_list(self.weights, "weights")
+        check_numbers(self)
         if self.score not in SCORE_SOURCES:
             raise OptionError(
                 f"score: {self.score!r} is not a score source; choose one of {', '.join(SCORE_SOURCES)}"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from notus_data.errors import OptionError
+from notus_data.errors import OptionError, check_numbers
 
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial")
 LOSS_TYPES = (
@@ -128,6 +128,7 @@ class TrainConfig:
     )
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         problems = []
 
         def check(ok: bool, name: str, expectation: str) -> None:
