@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from notus_data import synthetic  # noqa: E402
-from notus_data.io import report_path  # noqa: E402
+from notus_data.recipes.sink import run_facts_path  # noqa: E402
 
 FULL_ROWS = 63_967
 BENCHMARK_COPIES = (
@@ -117,7 +117,8 @@ def main() -> None:
             if name not in best or wall < best[name][0]:
                 best[name] = (wall, rss)
             print(f"  round {round_ + 1}: {name:<22} {wall:6.2f} s  {rss / 2**20:6,.0f} MiB")
-    report = json.loads(report_path(out / "local").read_text())
+    report = json.loads((out / "local" / "report.json").read_text())
+    report["info"]["timings"] = json.loads(run_facts_path(out / "local").read_text())["timings"]
     same = "-"
     if args.ray:
         same = "yes, bytes" if folder_digest(out / "ray") == folder_digest(out / "local") else "NO"

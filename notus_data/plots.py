@@ -78,8 +78,16 @@ def agreement(scores: dict[str, Any]) -> Any:
     ax.plot([1, 5], [1, 10], color="white", linewidth=1, linestyle="--")  # where the two scales agree
     bar = fig.colorbar(image, ax=ax)
     bar.set_label("completions (log scale)")
-    ticks = bar.get_ticks()
-    bar.set_ticks(ticks, labels=[f"{np.expm1(t):.0f}" for t in ticks])
+    # Ticks at round counts inside the data's range (ticks beyond it would stretch the bar past the data).
+    top = int(grid.max()) if grid.size else 0
+    counts = [
+        c
+        for c in (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000)
+        if c <= top
+    ]
+    if top not in counts:
+        counts.append(top)
+    bar.set_ticks(np.log1p(counts), labels=[f"{c:,}" for c in counts])
     return fig
 
 

@@ -25,7 +25,58 @@ REASONS = {
     "tie": "no completion scores strictly lower than the chosen one (or, with drop_ties, the drawn one ties)",
     "below_margin": "every lower completion is closer to the chosen one than min_margin",
     "identical_text": "every remaining candidate has the same text as the chosen response",
+    "not_flagged": "no rule flagged any completion of the prompt",
+    "decontaminated": "the prompt matches a benchmark question (see the evidence)",
 }
+
+
+#: Why a row left by a step's own decision (not for want of a pair): shown as "removed: <reason>".
+REMOVED_REASONS = {"decontaminated": "the prompt matches a benchmark question (see Decontamination)"}
+
+#: The words of each command's accounting, the same in the terminal, the report and the card: what a row is,
+#: what the rows that gave output are, what the output is, and the prefix of a row that gave none.
+VOCABULARY: dict[str, dict[str, str]] = {
+    "binarize": {"in": "rows in", "kept": "rows with pairs", "out": "pairs out", "none": "no pair",
+                 "kept_why": "rows that gave at least one pair", "out_why": "chosen/rejected pairs written"},
+    "run": {"in": "rows in", "kept": "rows with pairs", "out": "pairs out", "none": "no pair",
+            "kept_why": "rows that gave at least one pair", "out_why": "chosen/rejected pairs written"},
+    "decontaminate": {"in": "rows in", "kept": "rows kept", "out": "rows out", "none": "removed"},
+    "flag": {"in": "prompts in", "kept": "prompts with flagged completions", "out": "flagged completions",
+             "none": "prompts with none"},
+    "review push": {"in": "flagged completions in", "kept": "records added", "out": "records added",
+                    "none": "not added"},
+    "review pull": {"in": "records read", "kept": "records with a decision", "out": "decisions",
+                    "none": "no decision"},
+}  # fmt: skip
+_DEFAULT_WORDS = {"in": "rows in", "kept": "rows with output", "out": "rows out", "none": "no output"}
+
+
+def words(command: str) -> dict[str, str]:
+    """The accounting words of ``command`` (see :data:`VOCABULARY`)."""
+    return VOCABULARY.get(command, _DEFAULT_WORDS)
+
+
+def funnel(report: dict[str, Any]) -> list[tuple[str, int, str]]:
+    """(label, rows, why) per line of a report's accounting, in order: rows in, the rows removed by a step, the
+    rows that gave no output by reason, the rows that gave output, the output. The terminal table and the card's
+    funnel are both this list."""
+    vocab = words(report["command"])
+    dropped = report.get("dropped", {})
+    removes = report["command"] != "decontaminate"  # there, removing is the output's own rule
+    lines = [(vocab["in"], report["rows_in"], "input rows read")]
+    if "decontaminate" in report.get("steps", {}) and removes:
+        why = REMOVED_REASONS["decontaminated"]
+        lines.append(("removed: decontaminated", dropped.get("decontaminated", 0), why))
+    order = [r for r in REASONS if r in dropped] + sorted(r for r in dropped if r not in REASONS)
+    for reason in order:
+        if reason in REMOVED_REASONS and removes:
+            if reason != "decontaminated":
+                lines.append((f"removed: {reason}", dropped[reason], REMOVED_REASONS[reason]))
+            continue
+        lines.append((f"{vocab['none']}: {reason}", dropped[reason], REASONS.get(reason, reason)))
+    lines.append((vocab["kept"], report["rows_with_pairs"], vocab.get("kept_why", "rows that gave output")))
+    lines.append((vocab["out"], report["rows_out"], vocab.get("out_why", "rows written")))
+    return lines
 
 
 @dataclass
@@ -162,12 +213,16 @@ class Report:
         table = Table(title=f"notus-data {self.command}", show_header=True, header_style="bold")
         table.add_column("count", justify="right")
         table.add_column("rows")
-        table.add_row(f"{self.rows_in:,}", "rows in")
-        table.add_row(f"{self.rows_with_pairs:,}", "rows that gave output")
-        for reason, count in sorted(self.dropped.items()):
-            table.add_row(f"{count:,}", f"dropped: {reason}")
-        table.add_row(f"{self.rows_out:,}", "[bold]rows out[/bold]")
+        lines = funnel(self.to_dict())
+        for i, (label, count, _) in enumerate(lines):
+            table.add_row(f"{count:,}", f"[bold]{label}[/bold]" if i == len(lines) - 1 else label)
         console.print(table)
+        self.render_problems(console)
+
+    def render_problems(self, console: Any) -> None:
+        """The problems found in the input, as a table (nothing when there are none)."""
+        from rich.table import Table
+
         if self.problems.counts:
             problems = Table(title="problems in the input (handled by the stated rule)", header_style="bold")
             problems.add_column("count", justify="right")

@@ -28,7 +28,9 @@ QUOTE_CHARS = 160
 
 
 def _edges(low: float, high: float, step: float) -> np.ndarray:
-    return np.round(np.arange(low, high + step / 2, step), 6)
+    """Bin edges centred on the values low, low + step, ..., high (scores come in such steps: overall_score in
+    halves, a mean of four ratings in quarters), so that each bar stands over its value."""
+    return np.round(np.arange(low - step / 2, high + step, step), 6)
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Histogram:
 
     @classmethod
     def range(cls, low: float, high: float, step: float) -> Histogram:
+        """Bins of width ``step`` centred on ``low`` .. ``high``."""
         return cls(_edges(low, high, step))
 
     def add(self, values: np.ndarray) -> None:
@@ -84,6 +87,9 @@ class ScoreStats:
     pairs: int = 0
     #: pairs whose chosen and rejected score the same (the zephyr strategy keeps them)
     ties: int = 0
+    #: the sums of the chosen and of the rejected scores (exact means, not from the histograms' bins)
+    chosen_sum: float = 0.0
+    rejected_sum: float = 0.0
 
     def __post_init__(self) -> None:
         low, high, step = _score_scale(self.pair_score_source)
@@ -119,6 +125,8 @@ class ScoreStats:
         self.chosen.add(chosen)
         self.rejected.add(rejected)
         self.margin.add(chosen - rejected)
+        self.chosen_sum += float(np.nansum(chosen))
+        self.rejected_sum += float(np.nansum(rejected))
         self.pairs += len(chosen)
         self.ties += int((chosen == rejected).sum())
 
@@ -128,6 +136,10 @@ class ScoreStats:
             setattr(out, name, getattr(self, name).merge(getattr(other, name)))
         out.agreement = self.agreement + other.agreement
         out.pairs, out.ties = self.pairs + other.pairs, self.ties + other.ties
+        out.chosen_sum, out.rejected_sum = (
+            self.chosen_sum + other.chosen_sum,
+            self.rejected_sum + other.rejected_sum,
+        )
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -141,6 +153,8 @@ class ScoreStats:
             "pairs": {
                 "count": self.pairs,
                 "ties": self.ties,
+                "chosen_mean": round(self.chosen_sum / self.pairs, 6) if self.pairs else None,
+                "rejected_mean": round(self.rejected_sum / self.pairs, 6) if self.pairs else None,
                 "chosen": self.chosen.to_dict(),
                 "rejected": self.rejected.to_dict(),
                 "margin": self.margin.to_dict(),

@@ -84,7 +84,7 @@ def test_cli_prints_the_report_table(tmp_path):
     path = write_parquet(tmp_path / "in.parquet", [rated("a", [5, 3]), rated("b", [4, 4])])
     result = run("binarize", path, tmp_path / "o.jsonl", "--format", "h4")
     assert result.exit_code == 0
-    assert "dropped: tie" in result.output and "rows in" in result.output
+    assert "no pair: tie" in result.output and "rows in" in result.output
 
 
 def test_compare_command(tmp_path):

@@ -33,10 +33,13 @@ def commands() -> list[str]:
     return out
 
 
-@pytest.fixture
-def workdir(tmp_path):
-    (tmp_path / "data").symlink_to(ROOT / "data")
-    return tmp_path
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """One folder for the whole README, as a user working through it top to bottom (a later command may use
+    what an earlier one wrote, such as a run's recipe.yaml)."""
+    folder = tmp_path_factory.mktemp("readme")
+    (folder / "data").symlink_to(ROOT / "data")
+    return folder
 
 
 @pytest.mark.parametrize("command", commands())

@@ -143,7 +143,8 @@ def test_notus_v1_run_is_the_core_binarizer_plus_accounting(notus_run, tmp_path:
         "recipe.yaml",
         "report.json",
     ]
-    assert (folder.parent / "notus-v1.report.json").is_file()
+    assert (folder.parent / "notus-v1.run.json").is_file()  # the run's timings beside; the report is inside
+    assert not (folder.parent / "notus-v1.report.json").exists()
     assert load_recipe(folder / "recipe.yaml").binarize == load_recipe("notus-v1").binarize
 
 
@@ -310,3 +311,32 @@ def test_missing_matplotlib_fails_first_with_the_install_line(
     ):
         run("notus-v1", input=str(SAMPLE), output=tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+def test_a_saved_recipe_runs_again_from_any_folder_with_the_same_bytes(tmp_path: Path, monkeypatch) -> None:
+    """The card, the file's header and the README give one command; from where the first run stood, from inside
+    the folder and from an unrelated folder, it makes the same folder."""
+    import shutil
+
+    from notus_data.recipes.config import RERUN
+
+    home = tmp_path / "project"
+    (home / "data").mkdir(parents=True)
+    shutil.copy(SAMPLE, home / "data" / SAMPLE.name)
+    shutil.copy(ROOT / "data" / "truthfulqa-questions.jsonl", home / "data" / "truthfulqa-questions.jsonl")
+    monkeypatch.chdir(home)
+    run("notus-cleaned", input=f"data/{SAMPLE.name}", benchmark_file="data/truthfulqa-questions.jsonl",
+        output="out/first", plots=False)  # fmt: skip
+    saved = (home / "out" / "first" / "recipe.yaml").read_text()
+    assert RERUN in saved and RERUN in (home / "out" / "first" / "README.md").read_text()
+    assert f"input: ../../data/{SAMPLE.name}" in saved and "revision: null" in saved
+    run("out/first/recipe.yaml", output="out/second")
+    monkeypatch.chdir(home / "out" / "first")
+    run("recipe.yaml", output="../third")
+    monkeypatch.chdir(tmp_path)
+    run(home / "out" / "first" / "recipe.yaml", output=home / "out" / "fourth")
+    first = folder_digest(home / "out" / "first")
+    for other in ("second", "third", "fourth"):
+        assert folder_digest(home / "out" / other) == first, other
+    readme = (ROOT / "README.md").read_text()
+    assert "notus-data run out/notus-cleaned/recipe.yaml --output out/notus-cleaned-again" in readme

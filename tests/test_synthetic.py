@@ -180,11 +180,52 @@ def test_text_is_not_trivially_compressible():
 # ------------------------------------------------------------------------------------------ the sample's edge cases
 
 
-def test_sample_is_small_and_up_to_date(tmp_path):
+def test_sample_is_small_in_the_raw_schema_and_says_it_is_synthetic():
     assert SAMPLE.stat().st_size < 3_000_000
-    fresh = synthetic.write_parquet(tmp_path / "s.parquet", 400, seed=0, compression="zstd")
+    schema = pq.read_schema(SAMPLE)
+    assert schema.remove_metadata().equals(synthetic.RAW_SCHEMA)
+    origin = json.loads(schema.metadata[b"notus_data"])
+    assert origin["synthetic"] is True and "trl-lib/ultrafeedback_binarized" in origin["description"]
+
+
+def test_sample_is_up_to_date(tmp_path):
+    pairs = Path(__file__).resolve().parents[2] / "shared" / "data" / "ultrafeedback-pairs"
+    if not pairs.is_dir():
+        pytest.skip(f"{pairs} is absent: the sample's real prompts and responses come from there")
+    sys.path.insert(0, str(SAMPLE.parent))
+    import make_sample
+
+    fresh = make_sample.write(tmp_path / "s.parquet")
     assert same_values(pq.read_table(SAMPLE), pq.read_table(fresh)), "run python data/make_sample.py"
-    assert pq.read_schema(SAMPLE).equals(synthetic.RAW_SCHEMA)
+    real = {r["prompt"] for r in make_sample.pairs()}
+    rows = pq.read_table(SAMPLE).to_pylist()
+    asks = [any(q in " ".join(r["instruction"].split()) for q in QUESTIONS) for r in rows]  # TruthfulQA rows
+    kept = [r for r, asked in zip(rows, asks, strict=True) if r["source"] != "truthful_qa" and not asked]
+    from_pairs = [r["instruction"] in real or r["instruction"].split(": ", 1)[-1] in real for r in kept]
+    assert all(from_pairs)  # real prompts (the non-ASCII row: behind its non-ASCII prefix)
+
+
+def test_sample_reads_like_data_and_its_critiques_agree_with_the_scores(sample):
+    """Critiques and rationales are sentences (no random letters), and they say what the scores say: a
+    critique-score bug row (10 with low ratings) reads strongly negative, a high score reads positive."""
+    from notus_data.critique import critique_negativity
+    from notus_data.synthetic.readable import _CRITIQUE, _RATIONALE
+
+    sentences = {s for parts in _CRITIQUE.values() for options in parts for s in options}
+    completions = [c for r in sample for c in r["completions"] if c and c["critique"] is not None]
+    for c in completions:
+        assert all(f"{s}." in sentences or s in sentences for s in c["critique"].rstrip(".").split(". ")), c[
+            "critique"
+        ]
+        rationale = c["annotations"]["honesty"]["Rationale"] if c["annotations"]["honesty"] else None
+        assert rationale is None or rationale in _RATIONALE["honesty"] or "does not apply" in rationale
+    scores = [(c["overall_score"], mean_rating(c), c["critique"]) for c in completions]
+    bug = [text for overall, mean, text in scores if overall == 10 and mean is not None and mean <= 4]
+    high = [
+        text for overall, mean, text in scores if overall is not None and overall >= 8 and text not in bug
+    ]
+    assert bug and (critique_negativity(pa.array(bug)) >= 0.5).all()
+    assert (critique_negativity(pa.array(high)) < 0).all()
 
 
 def test_sample_holds_na_ratings(sample):

@@ -23,6 +23,7 @@ from notus_data.card.sections import (
     comparison_section,
     funnel_lines,
     funnel_section,
+    input_note,
     recipe_section,
     scores_section,
     source_section,
@@ -47,6 +48,7 @@ def render_card(ctx: CardContext) -> str:
     intro = ctx.recipe.description.strip() or "Preference pairs made from UltraFeedback-shaped data."
     sections = [
         f"# {title}",
+        input_note(ctx),
         intro,
         structure_section(ctx),
         source_section(ctx),

@@ -25,7 +25,6 @@ SCORE_SOURCES = {
     "overall-score": "the critique's `overall_score` (1-10)",
     "fine-grained-score": "the data set's `fine-grained_score` (recomputed from the ratings where absent)",
 }
-EXTRA_REASONS = {"decontaminated": "the prompt matches a benchmark question (see Decontamination)"}
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
 ULTRAFEEDBACK_CITATION = """@misc{cui2023ultrafeedback,
   title={UltraFeedback: Boosting Language Models with High-quality Feedback},
@@ -62,6 +61,9 @@ class CardContext:
     decontamination: dict[str, Any] | None = None
     plots: list[tuple[str, str]] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
+    rerun: str = (
+        "notus-data run FOLDER/recipe.yaml --output NEW_FOLDER"  # the command that runs the recipe again
+    )
 
 
 def thousands(value: Any) -> str:
@@ -69,7 +71,15 @@ def thousands(value: Any) -> str:
 
 
 def pct(part: int, whole: int) -> str:
-    return f"{part / whole:.1%}" if whole else "-"
+    """A share as a percentage with as many decimals as it needs to be exact up to 0.01% (1 of 400: 0.25%).
+
+    >>> pct(1, 400), pct(2, 3), pct(390, 400), pct(0, 5)
+    ('0.25%', '66.67%', '97.5%', '0%')
+    """
+    if not whole:
+        return "-"
+    text = f"{100 * part / whole:.2f}".rstrip("0").rstrip(".")
+    return f"{text}%"
 
 
 def table(header: list[str], rows: list[list[Any]]) -> str:

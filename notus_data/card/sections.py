@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from notus_data.card.context import (
-    EXTRA_REASONS,
     SCORE_SOURCES,
     STRATEGY_RULES,
     CardContext,
@@ -15,28 +14,28 @@ from notus_data.card.context import (
     table,
     thousands,
 )
-from notus_data.report import REASONS as DROP_REASONS
+from notus_data.report import funnel
 
 
 def funnel_lines(report: dict[str, Any]) -> list[tuple[str, int, str]]:
-    """(label, rows, why) per funnel line, in run order: rows in, removed at each step and why, pairs out."""
-    rows_in = report["rows_in"]
-    dropped = report.get("dropped", {})
-    lines = [("rows in", rows_in, "input rows read")]
-    steps = report.get("steps", {})
-    if "decontaminate" in steps or "decontaminated" in dropped:
-        lines.append(
-            ("removed: decontaminated", dropped.get("decontaminated", 0), EXTRA_REASONS["decontaminated"])
+    """(label, rows, why) per funnel line, in run order: rows in, removed at each step and why, pairs out (the
+    words of the terminal's table, :func:`notus_data.report.funnel`)."""
+    return funnel(report)
+
+
+def input_note(ctx: CardContext) -> str:
+    """The sentence under the title that says what the data was made from (the recipe's description says how)."""
+    src = ctx.source
+    origin = src.get("input")
+    if src.get("kind") == "hub":
+        return f"Made from the Hub data set `{origin}` (revision `{src.get('revision') or 'main'}`)."
+    name = Path(str(origin)).name
+    if src.get("synthetic"):
+        return (
+            f"> **Made from `{name}`, a synthetic sample** in the schema of openbmb/UltraFeedback, not from the real "
+            "data set: its figures show what the recipe does, not what the real data holds. See Source data."
         )
-    for reason in DROP_REASONS:
-        if dropped.get(reason):
-            lines.append((f"no pair: {reason}", dropped[reason], DROP_REASONS[reason]))
-    for reason, count in sorted(dropped.items()):
-        if reason not in DROP_REASONS and reason not in EXTRA_REASONS:
-            lines.append((f"no pair: {reason}", count, reason))
-    lines.append(("rows with pairs", report["rows_with_pairs"], "rows that gave at least one pair"))
-    lines.append(("pairs out", report["rows_out"], "chosen/rejected pairs written"))
-    return lines
+    return f"Made from the local {src.get('kind', 'file')} `{name}`, in the schema of openbmb/UltraFeedback."
 
 
 def source_section(ctx: CardContext) -> str:
@@ -48,6 +47,14 @@ def source_section(ctx: CardContext) -> str:
         lines.append(f"- Revision: `{src.get('revision') or 'main'}`")
     else:
         lines.append(f"- Input: local {src.get('kind', 'file')} `{Path(str(origin)).name}`")
+        if src.get("synthetic"):
+            lines.append(
+                f"- **Synthetic data**, not openbmb/UltraFeedback itself: {src.get('description', '')}".rstrip(
+                    ": "
+                )
+            )
+        elif src.get("description"):
+            lines.append(f"- Made as: {src['description']}")
         if src.get("sha256"):
             lines.append(f"- Content sha256: `{src['sha256']}`")
     lines.append(
@@ -128,8 +135,8 @@ def recipe_section(ctx: CardContext) -> str:
         lines.append(f"- Review decisions applied before scoring ({changes or 'no change'}).")
     if "recipe" in ctx.files:
         lines.append(
-            f"\nThe resolved recipe is saved as [`{ctx.files['recipe']}`]({ctx.files['recipe']}); "
-            f"run it again with `notus-data run {ctx.files['recipe']} --input ...`."
+            f"\nThe resolved recipe is saved as [`{ctx.files['recipe']}`]({ctx.files['recipe']}) (its paths are "
+            f"relative to it); run it again, from any folder, with `{ctx.rerun}` (FOLDER: this folder)."
         )
     return "\n".join(lines)
 
@@ -189,27 +196,18 @@ def funnel_section(ctx: CardContext) -> str:
     return "\n".join(lines)
 
 
-def _hist_mean(hist: dict[str, Any]) -> float | None:
-    counts = hist["counts"]
-    total = sum(counts)
-    if not total:
-        return None
-    edges = hist["edges"]
-    return sum((edges[i] + edges[i + 1]) / 2 * c for i, c in enumerate(counts)) / total
-
-
 def scores_section(ctx: CardContext) -> str:
     if not ctx.scores:
         return ""
     pairs = ctx.scores["pairs"]
     lines = ["## Scores", ""]
     n_pairs, ties = pairs["count"], pairs["ties"]
-    chosen_mean, rejected_mean = _hist_mean(pairs["chosen"]), _hist_mean(pairs["rejected"])
+    chosen_mean, rejected_mean = pairs.get("chosen_mean"), pairs.get("rejected_mean")
     lines.append(
         f"Pair scores are `{ctx.scores['pair_score_source']}`. Pairs whose chosen and rejected score the same: "
         f"{thousands(ties)} of {thousands(n_pairs)} ({pct(ties, n_pairs)})."
         + (
-            f" Mean chosen score {chosen_mean:.2f}, mean rejected score {rejected_mean:.2f} (from the histograms)."
+            f" Mean chosen score {chosen_mean:.2f}, mean rejected score {rejected_mean:.2f}."
             if chosen_mean is not None and rejected_mean is not None
             else ""
         )

@@ -35,12 +35,41 @@ def flag_command(input: str, output: str, quiet: bool, **options: object) -> Non
     """
     report = flag(input, output, **options)
     if not quiet:
-        report.render()
-        by_reason = report.steps.get("flag", {}).get("by_reason", {})
-        for reason, count in sorted(by_reason.items()):
-            click.echo(f"  {reason}: {count:,}", err=True)
+        render_flags(report)
     click.echo(
         f"{report.rows_out:,} flagged completions in {report.rows_with_pairs:,} prompts written to {output} "
         f"(report: {report_path(output)})",
         err=True,
     )
+
+
+def render_flags(report: object) -> None:
+    """Two tables: the prompts (flag removes none: each has flagged completions or not), and the completions
+    checked and flagged, by reason (a completion may have several reasons)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from notus_data.steps.flag import REASONS
+
+    console = Console(stderr=True)
+    prompts = Table(title="notus-data flag: prompts", header_style="bold")
+    prompts.add_column("count", justify="right")
+    prompts.add_column("prompts")
+    prompts.add_row(f"{report.rows_in:,}", "prompts in (flag removes none)")
+    prompts.add_row(f"{report.rows_with_pairs:,}", "with flagged completions")
+    for reason, count in sorted(report.dropped.items()):
+        prompts.add_row(
+            f"{count:,}", "without flags" if reason == "not_flagged" else f"not checked: {reason}"
+        )
+    console.print(prompts)
+    section = report.steps.get("flag", {})
+    completions = Table(title="notus-data flag: completions", header_style="bold")
+    completions.add_column("count", justify="right")
+    completions.add_column("completions")
+    completions.add_column("flagged when")
+    completions.add_row(f"{section.get('completions', 0):,}", "checked", "")
+    completions.add_row(f"{report.rows_out:,}", "[bold]flagged[/bold]", "by one reason or more:")
+    for reason, count in section.get("by_reason", {}).items():
+        completions.add_row(f"{count:,}", f"  {reason}", REASONS.get(reason, ""))
+    console.print(completions)
+    report.render_problems(console)

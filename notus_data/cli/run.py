@@ -7,7 +7,7 @@ from click.core import ParameterSource
 
 from notus_data.cli._common import handle_errors, options_from, progress_option, quiet_option
 from notus_data.engines import EngineOptions
-from notus_data.io import LoadOptions, report_path
+from notus_data.io import LoadOptions
 from notus_data.recipes.config import (
     STEP_FIELDS_EXCLUDED,
     CardOptions,
@@ -17,6 +17,7 @@ from notus_data.recipes.config import (
     optional_step_class,
     resolve_recipe,
 )
+from notus_data.recipes.sink import run_facts_path
 from notus_data.steps.binarize import BinarizeOptions
 
 _STEP_OPTIONS = [cls for cls in (optional_step_class("flag"), optional_step_class("decontaminate")) if cls]
@@ -88,7 +89,7 @@ def run_command(recipe: str, output: str | None, show_recipe: bool, quiet: bool,
     splits = ", ".join(f"{name} {n:,}" for name, n in rows.items())
     click.echo(
         f"{report.rows_out:,} pairs ({splits}) written to {folder} in {report.info['seconds']:.1f} s "
-        f"(card: {folder}/README.md; report: {report_path(folder)})",
+        f"(card: {folder}/README.md; report: {folder}/report.json; timings: {run_facts_path(folder)})",
         err=True,
     )
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from notus_data.errors import NotusDataError, OptionError
+from notus_data.io.paths import is_local
 from notus_data.io.sources import DEFAULT_HUB_ID, LoadOptions
 from notus_data.recipes.sections import (  # noqa: F401  (re-exported: the recipe's sections)
     OPTIONAL_STEPS,
@@ -132,15 +133,32 @@ class Recipe:
         out["binarize"]["weights"] = None if score.weights is None else list(score.weights)
         return out
 
-    def to_yaml(self) -> str:
-        """The recipe as a YAML file. How the input is read (``batch_size``, ``streaming``) never changes the
-        data, so it is left out: two runs that differ only there write the same file."""
+    def to_yaml(self, folder: str | os.PathLike | None = None) -> str:
+        """The recipe as a YAML file, to be saved in ``folder`` (a run's output folder).
+
+        How the input is read (``batch_size``, ``streaming``) never changes the data, so it is left out: two runs
+        that differ only there write the same file. Local paths (the input, decisions, benchmark files) are written
+        relative to ``folder``, where the file is read back from (:func:`resolve_recipe` reads the paths of a
+        recipe file relative to it), so the saved recipe runs again from any folder; a local input has no Hub
+        revision.
+        """
         import yaml
 
         data = self.to_dict()
         data["load"] = {k: v for k, v in data["load"].items() if k not in READ_ONLY_SETTINGS}
-        header = f"# notus-data recipe (resolved): {self.name}\n# Run it again: notus-data run recipe.yaml\n"
-        return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+        if folder is not None:
+            if is_local(self.input):
+                data["load"]["revision"] = None
+
+            def beside(path: str) -> str:
+                return (
+                    os.path.relpath(os.path.abspath(path), os.path.abspath(folder))
+                    if is_local(path)
+                    else path
+                )
+
+            data = rebase_paths(data, beside)
+        return rerun_header(self.name) + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
     # -------------------------------------------------------------------------------------------- overrides
 
@@ -261,6 +279,16 @@ def _recipe_data(recipe: str | os.PathLike, seen: tuple[str, ...] = ()) -> tuple
     if origin in seen:
         raise OptionError(f"{origin}: 'base' recipes form a loop ({' -> '.join([*seen, origin])})")
     data = _read_yaml(path)
+    if origin == str(
+        path
+    ):  # a recipe file: its relative paths are relative to the file, not to where one stands
+        here = path.parent
+
+        def from_file(value: str) -> str:
+            beside = here / value
+            return os.path.relpath(beside) if not os.path.isabs(value) and beside.exists() else value
+
+        data = rebase_paths(data, from_file)
     base = data.pop("base", None)
     if base is not None:
         base_data, _ = _recipe_data(str(base), (*seen, origin))
@@ -268,6 +296,43 @@ def _recipe_data(recipe: str | os.PathLike, seen: tuple[str, ...] = ()) -> tuple
         data = _merge(base_data, data)
         data["name"] = name
     return data, origin
+
+
+#: The one command that runs a saved recipe again: the card, the file's header and the README all give it.
+RERUN = "notus-data run FOLDER/recipe.yaml --output NEW_FOLDER"
+
+
+def rerun_header(name: str) -> str:
+    return (
+        f"# notus-data recipe (resolved): {name}\n"
+        f"# Run it again, from any folder: {RERUN}  (FOLDER: the folder that holds this file;\n"
+        "# the paths below are relative to it)\n"
+    )
+
+
+def rebase_paths(data: dict[str, Any], move: Any) -> dict[str, Any]:
+    """``data`` (a recipe's nested values) with ``move`` applied to every path in it: the input, the decisions
+    file, the benchmark files (``NAME=PATH`` keeps its name) and the index cache. ``move`` leaves what it does not
+    take for a local path (a Hub id) as it is."""
+    data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+
+    def one(value: Any) -> Any:
+        return move(value) if isinstance(value, str) and value else value
+
+    data["input"] = one(data.get("input"))
+    if isinstance(data.get("review"), dict):
+        data["review"]["decisions"] = one(data["review"].get("decisions"))
+    decontaminate = data.get("decontaminate")
+    if isinstance(decontaminate, dict):
+        files = []
+        for entry in decontaminate.get("benchmark_file") or []:
+            name, sep, path = str(entry).partition("=")
+            files.append(f"{name}={one(path)}" if sep and "/" not in name else one(str(entry)))
+        if "benchmark_file" in decontaminate:
+            decontaminate["benchmark_file"] = files
+        if decontaminate.get("index_cache"):
+            decontaminate["index_cache"] = one(decontaminate["index_cache"])
+    return data
 
 
 def load_recipe(recipe: str | os.PathLike | Recipe) -> Recipe:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -57,9 +58,34 @@ def describe_source(recipe: Recipe, source: Any) -> dict[str, Any]:
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         info["kind"] = "folder" if path.is_dir() else "file"
         info["sha256"] = _file_sha256(files)
+        info["revision"] = None  # a local file has no Hub revision
+        info.update(_origin(files))
     else:
         info["kind"] = "hub"
     return info
+
+
+def _origin(files: list[Path]) -> dict[str, Any]:
+    """What a local parquet input says about itself (key ``notus_data`` of its schema metadata, as the bundled
+    sample has): whether it is synthetic, and how it was made."""
+    import pyarrow.parquet as pq
+
+    for path in files:
+        if path.suffix != ".parquet":
+            continue
+        try:
+            metadata = pq.read_schema(path).metadata or {}
+            found = json.loads(metadata.get(b"notus_data", b"{}"))
+        except (OSError, ValueError):
+            return {}
+        out: dict[str, Any] = {}
+        if isinstance(found, dict):
+            if found.get("synthetic") is not None:
+                out["synthetic"] = bool(found["synthetic"])
+            if found.get("description"):
+                out["description"] = str(found["description"])
+        return out
+    return {}
 
 
 def recipe_steps(recipe: Recipe, source: Any) -> list[Step]:

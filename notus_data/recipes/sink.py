@@ -7,7 +7,8 @@
       evidence/flags.parquet         flagged completions, with reasons (flag step)
       evidence/decontamination.parquet   removed rows, with benchmark, question, method, score
       evidence/review_changes.parquet    what the review decisions changed (review step)
-      recipe.yaml                    the resolved recipe: run it again with `notus-data run OUTPUT/recipe.yaml`
+      recipe.yaml                    the resolved recipe, its paths relative to it: run it again from the folder
+                                     that holds OUTPUT with `notus-data run OUTPUT/recipe.yaml --output NEW`
       report.json                    the run's accounting (rows in, removed at each step and why, pairs out)
 
 The folder appears atomically when the run succeeds (and replaces only an earlier run's folder). Memory holds a
@@ -21,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -33,10 +35,10 @@ import pyarrow.parquet as pq
 
 from notus_data.card import CardContext, SplitFiles, funnel_lines, write_card
 from notus_data.errors import os_errors
-from notus_data.io.atomic import AtomicWriter, atomic_path, write_report
-from notus_data.io.paths import report_path, write_marker
+from notus_data.io.atomic import AtomicWriter, atomic_path
+from notus_data.io.paths import is_local, sidecar_path, write_marker
 from notus_data.io.sinks import Sink
-from notus_data.recipes.config import Recipe
+from notus_data.recipes.config import RERUN, Recipe
 from notus_data.recipes.splits import ShardedWriter, SplitPlan, split_keys
 from notus_data.report import Report
 from notus_data.stats import Evidence, ScoreStats, add_decontamination_evidence, add_flag_evidence
@@ -145,7 +147,7 @@ class RecipeSink(Sink):
         self._writers: dict[str, AtomicWriter] = {}
 
     def paths(self) -> list[Any]:
-        return [self.output, report_path(self.output)]
+        return [self.output, run_facts_path(self.output)]
 
     def open(self) -> None:
         # matplotlib loads in the background while the batches are processed (most of a second; a few MiB).
@@ -213,6 +215,7 @@ class RecipeSink(Sink):
             self.schema,
             self.files,
             self.timings,
+            self.output,
         )
         self._stack.close()
 
@@ -222,8 +225,22 @@ class RecipeSink(Sink):
         self._stack.__exit__(RuntimeError, RuntimeError("aborted"), None)
 
     def finalize(self, report: Report) -> None:
+        """The run's facts (seconds, timings, engine) go beside the folder, as ``OUTPUT.run.json``: never inside
+        it, so that the folder's bytes are the same on every run; the report is the folder's report.json."""
         report.info.setdefault("timings", {}).update({k: round(v, 3) for k, v in self.timings.items()})
-        write_report(report, report_path(self.output))
+        facts = {
+            "command": "run",
+            "recipe": report.info.get("recipe"),
+            "report": f"{self.output}/report.json",
+        }
+        facts.update({k: report.info[k] for k in RUN_FACTS if k in report.info})
+        with atomic_path(run_facts_path(self.output)) as tmp:
+            tmp.write_text(json.dumps(facts, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def run_facts_path(output: str | os.PathLike) -> Path:
+    """Where a run's facts go: beside the folder, ``OUTPUT.run.json``."""
+    return sidecar_path(output, "run.json")
 
 
 def _write_card_files(
@@ -236,8 +253,10 @@ def _write_card_files(
     schema: pa.Schema,
     files: dict[str, str],
     timings: dict[str, float],
+    final: Path,
 ) -> None:
-    """The plots, README.md, recipe.yaml and report.json of the output folder."""
+    """The plots, README.md, recipe.yaml and report.json of the output folder (written in ``folder``, its
+    temporary path; ``final`` is where it will be, which its relative paths start from)."""
     splits = {
         name: SplitFiles(
             rows=w.rows,
@@ -259,22 +278,36 @@ def _write_card_files(
         flags=measured["flags"].to_dict() if measured.get("flags") is not None else None,
         decontamination=measured["decontamination"].to_dict() if measured.get("decontamination") else None,
         files=files,
+        rerun=RERUN,
     )
     if recipe.card.plots:
         with timed(timings, "plots"):
             ctx.plots = write_plots(folder / "plots", ctx)
     with timed(timings, "card"):
         write_card(folder, ctx)
-        (folder / "recipe.yaml").write_text(recipe.to_yaml(), encoding="utf-8")
-        _write_folder_report(folder / "report.json", report)
+        (folder / "recipe.yaml").write_text(recipe.to_yaml(final), encoding="utf-8")
+        _write_folder_report(folder / "report.json", report, final)
 
 
-def _write_folder_report(path: Path, report: Report) -> None:
-    """The report inside the folder: no timings, output path or engine, keys sorted (same run, same bytes)."""
+#: What a run's report says about how it went, not what it did: left out of the folder, written beside it.
+RUN_FACTS = ("output", "seconds", "timings", "engine")
+
+
+def _write_folder_report(path: Path, report: Report, final: Path) -> None:
+    """The report inside the folder: no timings, output path or engine, the input's path relative to the folder,
+    keys sorted (same run, same bytes, wherever one stands)."""
     data = report.to_dict()
-    data["info"] = {
-        k: v for k, v in data["info"].items() if k not in ("output", "seconds", "timings", "engine")
-    }
+    data["info"] = {k: v for k, v in data["info"].items() if k not in RUN_FACTS}
+
+    def relative(path: str) -> str:
+        return os.path.relpath(os.path.abspath(path), os.path.abspath(final)) if is_local(path) else path
+
+    for info in (data["info"], data["info"].get("source") or {}):
+        if isinstance(info.get("input"), str):
+            info["input"] = relative(info["input"])
+    for benchmark in data["steps"].get("decontaminate", {}).get("benchmarks") or []:
+        if isinstance(benchmark, dict) and isinstance(benchmark.get("file"), str):
+            benchmark["file"] = relative(benchmark["file"])
     path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n")
 
 

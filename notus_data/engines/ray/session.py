@@ -59,7 +59,15 @@ def ray_session(ray_address: str | None = None) -> Iterator[dict[str, Any]]:
         began = time.perf_counter()
         try:
             ray.init(address=address, **kwargs)
-        except (ConnectionError, ValueError, RuntimeError) as exc:
+        except (
+            Exception
+        ) as exc:  # Ray raises bare Exceptions too (a local node that does not come up in time)
+            if address == "local":
+                raise NotusDataError(
+                    f"engine: a local Ray did not start ({type(exc).__name__}: {str(exc).strip()[:300]}); the machine "
+                    "may be too busy for Ray's start-up timeouts: try again, start one yourself with `ray start "
+                    "--head` and pass --ray-address auto, or use --engine local (the same output)"
+                ) from exc
             raise NotusDataError(
                 f"ray_address: could not connect to the Ray cluster at {address} ({type(exc).__name__}: "
                 f"{str(exc).strip()[:300]}); give the address of a running cluster (`ray start --head` prints "
