@@ -319,9 +319,10 @@ def rebase_paths(data: dict[str, Any], move: Any) -> dict[str, Any]:
     def one(value: Any) -> Any:
         return move(value) if isinstance(value, str) and value else value
 
-    data["input"] = one(data.get("input"))
-    if isinstance(data.get("review"), dict):
-        data["review"]["decisions"] = one(data["review"].get("decisions"))
+    if "input" in data:
+        data["input"] = one(data["input"])
+    if isinstance(data.get("review"), dict) and "decisions" in data["review"]:
+        data["review"]["decisions"] = one(data["review"]["decisions"])
     decontaminate = data.get("decontaminate")
     if isinstance(decontaminate, dict):
         files = []
