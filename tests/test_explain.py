@@ -407,3 +407,16 @@ def test_each_reason_on_a_hand_made_set(tmp_path):
     flat = [a for a in explain(path, pub, strategy="zephyr", score="avg-rating").attribution.to_pylist()
             if a["prompt"] == "flat"]  # fmt: skip
     assert [(a["category"], a["reason"]) for a in flat] == [("only_ours", "no_lower")]
+
+
+def test_every_option_is_a_library_keyword_or_a_recipe_field():
+    import inspect
+
+    from notus_data.cli.explain import explain_command
+    from notus_data.recipes.config import override_names
+
+    keywords = set(inspect.signature(explain).parameters) - {"overrides"}
+    options = {p.name for p in explain_command.params} - {"quiet", "ours", "published"}
+    assert options - keywords <= set(override_names())
+    assert {"recipe", "published_split", "published_revision", "output", "batch_size"} <= options & keywords
+    assert {"strategy", "seed", "score", "decisions", "benchmark_file", "decontaminate"} <= options
