@@ -420,3 +420,18 @@ def test_every_option_is_a_library_keyword_or_a_recipe_field():
     assert options - keywords <= set(override_names())
     assert {"recipe", "published_split", "published_revision", "output", "batch_size"} <= options & keywords
     assert {"strategy", "seed", "score", "decisions", "benchmark_file", "decontaminate"} <= options
+
+
+def test_a_source_the_published_set_dropped_whole_is_named(gen, tmp_path):
+    table = notus_data.binarize(gen["path"], strategy="notus", seed=42, format="cleaned")[0].data.table
+    path = tmp_path / "no-truthfulqa.parquet"
+    pq.write_table(table.filter(pc.not_equal(table["source"], "truthful_qa")), path)
+    elsewhere = {norm(r["instruction"]) for r in gen["raw"] if r["source"] != "truthful_qa"}
+    att = explain(gen["path"], path).attribution.to_pylist()
+    lost = [a for a in att if a["category"] == "only_ours" and a["source"] == "truthful_qa"]
+    assert len(lost) == Counter(table["source"].to_pylist())["truthful_qa"] > 5
+    for a in lost:  # a copy in another source keeps the prompt in the published set
+        assert a["reason"] == ("duplicate_prompt" if norm(a["prompt"]) in elsewhere else "source_absent")
+    assert {a["reason"] for a in att if a["category"] == "only_ours" and a["source"] != "truthful_qa"} <= {
+        "duplicate_prompt"
+    }

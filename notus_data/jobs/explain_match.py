@@ -266,7 +266,7 @@ def attribute(
     p_keys = np.unique(pk[p_ok])
     only_o = np.setdiff1d(o_ok, mo)
     o_problem = np.flatnonzero(~np.isin(np.arange(ours.num_rows), o_ok))
-    absent = absent_sources(ours if trace is None else trace, p_keys)
+    absent = absent_sources(ours if trace is None else trace, published)
     source = np.asarray(ours.column("source").to_pylist(), dtype=object)[only_o]
     dup = np.isin(ok[only_o], p_keys)
     lost = np.isin(source, absent) if len(absent) else np.zeros(len(only_o), bool)
@@ -360,13 +360,25 @@ def attribute(
     return table.take(pa.array(order))
 
 
-def absent_sources(rows: pa.Table, published_keys: np.ndarray) -> np.ndarray:
-    """Sources of ``rows`` none of whose prompts is in PUBLISHED."""
+def absent_sources(rows: pa.Table, published: pa.Table) -> np.ndarray:
+    """Sources of ``rows`` (ours, or the trace) of which PUBLISHED has no prompt: by PUBLISHED's own ``source``
+    column where it has one; else by the prompts that only that source holds (a prompt copied into other sources
+    may stay in PUBLISHED through a copy), none of which is in PUBLISHED."""
     sources = np.asarray(rows.column("source").to_pylist(), dtype=object)
-    present = np.isin(column_numpy(rows, "key", 0), published_keys)
     known = sources != None  # noqa: E711
     if not known.any():
         return np.zeros(0, dtype=object)
     names = np.unique(sources[known].astype(str))
-    kept = np.unique(sources[known & present].astype(str))
-    return np.setdiff1d(names, kept).astype(object)
+    readable = published.filter(pc.is_null(published["problem"]))
+    theirs = pc.drop_null(readable["source"]).to_pylist()
+    if theirs:
+        return np.setdiff1d(names, np.unique(np.asarray(theirs, dtype=str))).astype(object)
+    keys = column_numpy(rows, "key", 0)
+    code = np.unique(np.where(known, sources, "").astype(str), return_inverse=True)[1]
+    pairs = np.unique(np.stack([keys[known], code[known]], axis=1), axis=0)
+    owned, owners = np.unique(pairs[:, 0], return_counts=True)
+    single = known & np.isin(keys, owned[owners == 1])
+    present = np.isin(keys, column_numpy(readable, "key", 0))
+    held = np.unique(sources[single].astype(str))
+    kept = np.unique(sources[single & present].astype(str))
+    return np.setdiff1d(held, kept).astype(object)

@@ -119,7 +119,7 @@ def rule_test(trace: pa.Table, published: pa.Table, attribution: pa.Table) -> Ru
     scored = (others >= 1) & (np.asarray(trace.column("reason").to_pylist(), dtype=object) != "invalid_row")
     _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
     single = counts[inverse] == 1
-    absent = absent_sources(trace, p_keys)
+    absent = absent_sources(trace, published)
     sources = np.asarray(trace.column("source").to_pylist(), dtype=object)
     lost = np.isin(sources, absent) if len(absent) else np.zeros(len(keys), bool)
     used = scored & single & ~lost
