@@ -178,7 +178,7 @@ def _fresh(ours: Any, recipe: str | None, overrides: dict[str, Any], batch_size:
     )
     b = resolved.binarize
     info = {
-        "location": ours if isinstance(ours, str) else type(ours).__name__,
+        "location": os.fspath(ours) if isinstance(ours, (str, os.PathLike)) else type(ours).__name__,
         "kind": "input",
         "recipe": resolved.name,
         "strategy": b.strategy,
