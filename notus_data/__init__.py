@@ -25,6 +25,7 @@ _EXPORTS = {
     "flag": "notus_data.jobs.flag",
     "decontaminate": "notus_data.jobs.decontaminate",
     "compare": "notus_data.jobs.compare",
+    "explain": "notus_data.jobs.explain",
     "publish": "notus_data.jobs.publish",
     "run": "notus_data.recipes.runner",
     # building blocks

@@ -22,7 +22,7 @@ REASONS = {
     "invalid_row": "the row itself is broken (null instruction or null completions list)",
     "too_few_completions": "fewer than 2 completions with a usable score",
     "below_min_chosen_score": "the best completion scores below min_chosen_score",
-    "tie": "no completion scores strictly lower than the chosen one (or, with drop_ties, the drawn one ties)",
+    "tie": "no completion scores strictly lower than the chosen one (or, with notus-drawties or drop_ties, the drawn one ties)",
     "below_margin": "every lower completion is closer to the chosen one than min_margin",
     "identical_text": "every remaining candidate has the same text as the chosen response",
     "not_flagged": "no rule flagged any completion of the prompt",

@@ -48,7 +48,7 @@ class Case:
 
 def _binarize_cases() -> list[Case]:
     cases = []
-    for strategy in ("notus", "zephyr", "best-vs-worst", "best-vs-all", "all-pairs"):
+    for strategy in ("notus", "notus-drawties", "zephyr", "best-vs-worst", "best-vs-all", "all-pairs"):
         for fmt in ("notus", "cleaned", "h4"):
             cases.append(
                 Case(
@@ -132,6 +132,16 @@ def _other_cases() -> list[Case]:
         Case("run-multi-binarized",
              ("run", "multi-binarized", "--input", "{gen}", "--output", "{out}/run", "--no-plots"),
              ("run",), "run/report.json"),
+        Case("run-notus-v1-drawties",
+             ("run", "notus-v1-drawties", "--input", "{in}", "--output", "{out}/run", "--no-plots"),
+             ("run",), "run/report.json"),
+        Case("explain",
+             ("explain", "{in}", "{work}/published-b.parquet", "--output", "{out}/explain.parquet"),
+             ("explain.parquet", "explain.report.json"), "explain.report.json", setup=lambda w: _published(w)),
+        Case("explain-pairs",
+             ("explain", "{work}/h4.jsonl", "{work}/published-b.parquet", "--output", "{out}/explain.jsonl"),
+             ("explain.jsonl", "explain.report.json"), "explain.report.json",
+             setup=lambda w: (_published(w), _h4_pairs(w))),
         Case("run-train-test-decisions",
              ("run", "notus-v1", "--input", "{in}", "--output", "{out}/run", "--splits", "train-test",
               "--decisions", "{work}/decisions.parquet", "--min-margin", "0.5", "--no-plots"),
@@ -185,6 +195,14 @@ def _h4_pairs(work: Path) -> None:
                 "--quiet",
             )
         )
+
+
+def _published(work: Path) -> None:
+    """A published-style set: the sample binarized by rule (b) with another seed, in the -cleaned columns."""
+    path = work / "published-b.parquet"
+    if not path.exists():
+        _cli(("binarize", str(work / SAMPLE.name), str(path), "--strategy", "notus-drawties", "--seed", "7",
+              "--format", "cleaned", "--quiet"))  # fmt: skip
 
 
 def make_inputs(work: Path) -> dict[str, str]:

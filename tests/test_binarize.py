@@ -364,7 +364,14 @@ def test_options_are_validated():
         BinarizeOptions(min_margin=-1)
     assert BinarizeOptions(strategy="zephyr").score == "overall-score"
     assert BinarizeOptions().score == "avg-rating"
-    assert set(STRATEGIES) == {"notus", "zephyr", "best-vs-worst", "best-vs-all", "all-pairs"}
+    assert set(STRATEGIES) == {
+        "notus",
+        "notus-drawties",
+        "zephyr",
+        "best-vs-worst",
+        "best-vs-all",
+        "all-pairs",
+    }
 
 
 def test_score_source_missing_from_input_fails_before_work(tmp_path):

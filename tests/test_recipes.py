@@ -38,7 +38,13 @@ def folder_digest(folder: Path) -> dict[str, str]:
 
 
 def test_bundled_recipes_are_the_published_sets() -> None:
-    assert bundled_recipes() == ["multi-binarized", "notus-cleaned", "notus-v1", "zephyr"]
+    assert bundled_recipes() == [
+        "multi-binarized",
+        "notus-cleaned",
+        "notus-v1",
+        "notus-v1-drawties",
+        "zephyr",
+    ]
     notus = load_recipe("notus-v1")
     assert (notus.binarize.strategy, notus.binarize.score, notus.binarize.format) == (
         "notus",

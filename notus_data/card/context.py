@@ -11,6 +11,10 @@ STRATEGY_RULES = {
     "notus": "chosen = the completion with the highest score (the first on a tie for the top); rejected = drawn "
     "uniformly at random among the completions that score strictly lower. A prompt with no strictly lower "
     "completion gives no pair (counted as `tie`).",
+    "notus-drawties": "chosen = the completion with the highest score (the first on a tie for the top); rejected = "
+    "drawn uniformly at random among ALL the other scored completions, and the pair is dropped when the drawn one "
+    "scores the same as the chosen (counted as `tie`). A prompt with no strictly lower completion gives no pair; "
+    "one whose chosen has t tie partners among k other completions loses its pair with probability t/k.",
     "zephyr": "chosen = the highest score (the first on a tie); rejected = drawn uniformly at random among all the "
     "other scored completions, so pairs with equal scores are kept (unless `drop_ties`).",
     "best-vs-worst": "chosen = the highest score (the first on a tie); rejected = the lowest score among the "
@@ -18,6 +22,21 @@ STRATEGY_RULES = {
     "best-vs-all": "chosen = the highest score (the first on a tie); one pair with every strictly lower completion "
     "(1-3 pairs a prompt with 4 completions).",
     "all-pairs": "every pair of scored completions with different scores, the higher one chosen.",
+}
+#: Which reading of the Notus card's draw a strategy follows (the card quotes it where it states the rule).
+NOTUS_CARD_DRAW = (
+    'the Notus card\'s "pick random rejected with lower mean (or another random if equal to chosen rating)", '
+    'then "filter out examples with chosen rating == rejected rating"'
+)
+DRAW_RULES = {
+    "notus": f"rule (a) of the two readings of {NOTUS_CARD_DRAW}: the rejected is drawn only among the strictly "
+    "lower completions, so only prompts without a lower completion lose their pair. Rule (b), a draw among all the "
+    "others that drops the pair when the draw ties, is the recipe `notus-v1-drawties` (strategy `notus-drawties`); "
+    "`notus-data explain` tests which rule a published set followed.",
+    "notus-drawties": f"rule (b) of the two readings of {NOTUS_CARD_DRAW}: the rejected is drawn among all the "
+    "other completions and the pair is dropped when the draw ties the chosen, so prompts whose chosen has a tie "
+    "partner also lose their pair, at random. Rule (a), a draw only among the strictly lower ones, is the recipe "
+    "`notus-v1` (strategy `notus`); `notus-data explain` tests which rule a published set followed.",
 }
 SCORE_SOURCES = {
     "avg-rating": "the mean of the four aspect ratings (instruction_following, honesty, truthfulness, "

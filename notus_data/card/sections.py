@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from notus_data.card.context import (
+    DRAW_RULES,
     SCORE_SOURCES,
     STRATEGY_RULES,
     CardContext,
@@ -86,6 +87,8 @@ def recipe_section(ctx: CardContext) -> str:
     lines.append("")
     lines.append(f"- Score: {SCORE_SOURCES.get(b.score, b.score)} (`score: {b.score}`).")
     lines.append(f"- Pairs (`strategy: {b.strategy}`): {STRATEGY_RULES.get(b.strategy, b.strategy)}")
+    if b.strategy in DRAW_RULES:
+        lines.append(f"- Draw: {DRAW_RULES[b.strategy]}")
     filters = []
     if b.min_margin:
         filters.append(f"`min_margin: {b.min_margin}`")

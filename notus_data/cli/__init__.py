@@ -25,6 +25,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "decontaminate_command",
         "Remove benchmark prompts (TruthfulQA): exact and near copies.",
     ),
+    "explain": (
+        "notus_data.cli.explain",
+        "explain_command",
+        "Explain why a published pairs set differs from ours; test its draw rule.",
+    ),
     "flag": ("notus_data.cli.flag", "flag_command", "Flag completions whose critique score looks wrong."),
     "review": (
         "notus_data.cli.review",

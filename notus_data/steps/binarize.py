@@ -5,7 +5,13 @@ source; the others take no part. "First" means first in the row's list order.
 
 - ``notus`` (default; argilla/ultrafeedback-binarized-preferences): chosen = the highest score, the first on a tie
   for the top; rejected = drawn uniformly at random among the completions that score strictly lower. A row with
-  no strictly lower completion gives no pair (reason ``tie``).
+  no strictly lower completion gives no pair (reason ``tie``). This is rule (a) of the Notus card's wording.
+- ``notus-drawties`` (rule (b) of the same wording): chosen as ``notus``; rejected = drawn uniformly at random
+  among ALL the other scorable completions (the same seed-keyed draw), and the pair is dropped when the drawn one
+  scores the same as the chosen (reason ``tie``). A row whose chosen has ``t`` tie partners among ``k`` other
+  scorable completions loses its pair with probability ``t/k``; a row with no strictly lower completion never
+  gives one (as with ``notus``). The same pairs as ``zephyr --score avg-rating --drop-ties``. With ``min_margin``
+  above 0 no tie is left to draw, and it pairs as ``notus`` does.
 - ``zephyr`` (HuggingFaceH4/ultrafeedback_binarized, the fixed script; scores by overall_score by default):
   chosen = the highest score, the first on a tie; rejected = drawn uniformly at random among all the other
   scorable completions, so ties are kept; with ``drop_ties`` a pair whose rejected scores the same as the chosen
@@ -44,7 +50,9 @@ from notus_data.schema import ASPECTS, column_array, invalid_rows, list_parts
 from notus_data.steps.base import Step, StepResult, outcomes
 from notus_data.steps.score import SCORE_SOURCES, ScoreOptions
 
-STRATEGIES = ("notus", "zephyr", "best-vs-worst", "best-vs-all", "all-pairs")
+STRATEGIES = ("notus", "notus-drawties", "zephyr", "best-vs-worst", "best-vs-all", "all-pairs")
+#: Strategies that draw the rejected among all other completions (ties included) instead of the strictly lower.
+DRAW_AMONG_ALL = ("zephyr", "notus-drawties")
 #: The score source each strategy ranks by unless ``score`` is given.
 DEFAULT_SCORE = {"zephyr": "overall-score"}
 MARGIN_TOLERANCE = 1e-9
@@ -216,7 +224,7 @@ def pair_indices(
         return rows, a, b, reasons.values
 
     cols = np.arange(width)[None, :]
-    if options.strategy == "zephyr":
+    if options.strategy in DRAW_AMONG_ALL:
         candidates = scorable & (cols != chosen[:, None])
     else:
         candidates = scorable & (scores < top[:, None])
@@ -238,7 +246,7 @@ def pair_indices(
         rejected = np.where(candidates, scores, np.inf).argmin(axis=1)
     else:
         rejected = _pick(candidates, u)
-    if options.strategy == "zephyr" and options.drop_ties:
+    if options.strategy == "notus-drawties" or (options.strategy == "zephyr" and options.drop_ties):
         tied = reasons.open & (scores[np.arange(n), rejected] == top)
         reasons.mark(tied, "tie")
     rows = np.flatnonzero(reasons.open)
@@ -259,7 +267,8 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
     scores = _padded(scored, "score", lengths, starts, width)
     broken = invalid_rows(scored)
     prompt_ids = column_array(scored, "prompt_id")
-    u = draw_uniform(prompt_ids, options.seed) if options.strategy in ("notus", "zephyr") else np.zeros(n)
+    drawn = options.strategy in ("notus", *DRAW_AMONG_ALL)
+    u = draw_uniform(prompt_ids, options.seed) if drawn else np.zeros(n)
     responses = pc.struct_field(flat, "response")
 
     def same_text(rows: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
