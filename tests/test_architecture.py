@@ -31,7 +31,7 @@ LAYERS = [
             "synthetic",
         ),
     ),
-    ("io", ("io",)),
+    ("io", ("io", "sources")),
     ("decontamination", ("decontamination",)),
     ("steps", ("steps",)),
     ("engines", ("engines",)),

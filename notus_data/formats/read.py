@@ -3,7 +3,8 @@
 Formats (detected from the columns, :func:`detect_format`): ``h4`` / ``cleaned`` / ``conversational``
 (``chosen`` / ``rejected`` message lists sharing every turn but the last), ``notus`` (flat ``instruction``,
 ``chosen_response``, ``rejected_response``), ``standard`` (flat ``prompt``, ``chosen``, ``rejected``) and ``trl``
-(``prompt`` a message list, ``chosen`` / ``rejected`` the assistant turns). :func:`to_conversational` gives
+(``prompt`` a message list, ``chosen`` / ``rejected`` the assistant turns; ``openrlhf`` reads as it) and
+``llama-factory`` (ShareGPT ``conversations``, ``chosen`` / ``rejected`` one ``{from, value}`` turn each). :func:`to_conversational` gives
 ``prompt``, ``chosen``, ``rejected`` as message lists, with a mask of the rows that cannot become a pair.
 """
 
@@ -16,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from notus_data.errors import SchemaError
+from notus_data.formats.messages import from_sharegpt
 
 MESSAGE = pa.struct([("content", pa.string()), ("role", pa.string())])
 CONVERSATION = pa.list_(MESSAGE)
@@ -39,6 +41,7 @@ FORMAT_COLUMNS = {
     "h4": ("chosen", "rejected"),
     "cleaned": ("chosen", "rejected"),
     "conversational": ("chosen", "rejected"),
+    "llama-factory": ("conversations", "chosen", "rejected"),
 }
 
 
@@ -66,6 +69,10 @@ def detect_format(schema: pa.Schema, where: str = "dataset") -> str:
 
     if {"instruction", "chosen_response", "rejected_response"} <= names:
         return "notus"
+    if is_list("conversations") and all(
+        name in names and pa.types.is_struct(schema.field(name).type) for name in ("chosen", "rejected")
+    ):
+        return "llama-factory"
     if is_list("chosen") and is_list("rejected"):
         if is_list("prompt"):
             return "trl"
@@ -81,7 +88,8 @@ def detect_format(schema: pa.Schema, where: str = "dataset") -> str:
         "h4/cleaned (chosen and rejected as message lists list<struct<content, role>>), "
         "notus (instruction, chosen_response, rejected_response), "
         "standard (prompt, chosen, rejected as strings), "
-        "trl (prompt, chosen, rejected as message lists). Publish the pairs with notus-data or rename the columns."
+        "trl (prompt, chosen, rejected as message lists), "
+        "llama-factory (conversations, chosen, rejected as ShareGPT turns). Publish the pairs with notus-data or rename the columns."
     )
 
 
@@ -96,11 +104,20 @@ def _messages(flat: pa.Array, column: str) -> pa.StructArray:
     return pa.StructArray.from_arrays([content, role], names=["content", "role"])
 
 
-def _conversation(column: pa.ChunkedArray | pa.Array, name: str) -> tuple[np.ndarray, pa.StructArray]:
+def _conversation(
+    column: pa.ChunkedArray | pa.Array, name: str, sharegpt: bool = False
+) -> tuple[np.ndarray, pa.StructArray]:
     """(turns per row, flattened turns) of a message-list column; null rows have 0 turns."""
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     lengths = pc.list_value_length(array).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-    return lengths, _messages(pc.list_flatten(array), name)
+    flat = pc.list_flatten(array)
+    if sharegpt:
+        if not pa.types.is_struct(flat.type) or not {"from", "value"} <= {f.name for f in flat.type}:
+            raise SchemaError(
+                f"column {name!r}: expected a list of ShareGPT turns with 'from' and 'value', got {flat.type}"
+            )
+        return lengths, from_sharegpt(flat)
+    return lengths, _messages(flat, name)
 
 
 def _offsets(lengths: np.ndarray) -> np.ndarray:
@@ -162,6 +179,22 @@ def to_conversational(batch: pa.Table, fmt: str) -> tuple[pa.Table, dict[str, np
             turn_row = np.repeat(np.arange(n), lengths)
             flag(np.isin(np.arange(n), turn_row[_null_mask(flat.field("content"))]), "null_text")
         prompt, chosen, rejected = parts["prompt"], parts["chosen"], parts["rejected"]
+    elif fmt == "llama-factory":
+        lengths, flat = _conversation(batch.column("conversations"), "conversations", sharegpt=True)
+        prompt = pa.ListArray.from_arrays(pa.array(_offsets(lengths)), flat)
+        flag(lengths == 0, "no_prompt")
+        turn_row = np.repeat(np.arange(n), lengths)
+        flag(np.isin(np.arange(n), turn_row[_null_mask(flat.field("content"))]), "null_text")
+        answers = []
+        for name in ("chosen", "rejected"):
+            column = batch.column(name).combine_chunks()
+            flag(_null_mask(column), "empty_conversation")
+            turn = from_sharegpt(column)
+            flag(~pc.equal(turn.field("role"), "assistant").fill_null(False).to_numpy(zero_copy_only=False),
+                 "last_turn_not_assistant")  # fmt: skip
+            flag(_null_mask(turn.field("content")), "null_text")
+            answers.append(pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32)), turn))
+        chosen, rejected = answers
     elif fmt in ("h4", "cleaned", "conversational"):
         prompt, chosen, rejected = _split_shared_prompt(batch, flag)
     else:
