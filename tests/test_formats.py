@@ -304,3 +304,17 @@ def test_the_formats_are_documented(tmp_path):
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     for fmt in FORMATS:
         assert f"`{fmt}`" in readme, fmt
+
+
+@pytest.mark.parametrize("fmt", ["trl", "kto", "openrlhf", "llama-factory"])
+def test_a_recipe_writes_every_new_format(tmp_path, fmt):
+    from notus_data.recipes.runner import run
+
+    rows = [rated(f"question {i}?", [5, 2, 4]) for i in range(8)]
+    out = tmp_path / fmt
+    report = run("notus-v1", input=str(write_parquet(tmp_path / "in.parquet", rows)), output=out, plots=False,
+                 format=fmt, decontaminate=False, splits="train")  # fmt: skip
+    data = pq.read_table(sorted((out / "data").glob("*.parquet")))
+    assert data.schema == SCHEMAS[fmt] and report.rows_out == data.num_rows
+    assert report.rows_out == (16 if fmt == "kto" else 8)
+    assert "README.md" in {p.name for p in out.iterdir()}
