@@ -25,6 +25,7 @@ LAYERS = [
             "normalize",
             "formats",
             "stats",
+            "length",
             "draws",
             "critique",
             "progress",

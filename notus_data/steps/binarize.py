@@ -46,8 +46,9 @@ import pyarrow.compute as pc
 from notus_data.draws import draw_uniform
 from notus_data.errors import OptionError, check_numbers, number_list
 from notus_data.formats import FORMATS, SCHEMAS, build, kto_order
+from notus_data.length import LengthStats
 from notus_data.schema import ASPECTS, column_array, invalid_rows, list_parts
-from notus_data.steps.base import Step, StepResult, outcomes
+from notus_data.steps.base import Finish, Step, StepResult, outcomes
 from notus_data.steps.score import SCORE_SOURCES, ScoreOptions
 
 STRATEGIES = ("notus", "notus-drawties", "zephyr", "best-vs-worst", "best-vs-all", "all-pairs")
@@ -260,7 +261,12 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
     row (row_index, prompt_id, source, reason (null when the row gave pairs), n_pairs (the rows it gave: its
     pairs; in ``kto`` its completion rows), chosen_index).
     """
-    options = options or BinarizeOptions()
+    pairs, rows, _ = _binarize(scored, options or BinarizeOptions())
+    return pairs, rows
+
+
+def _binarize(scored: pa.Table, options: BinarizeOptions) -> tuple[pa.Table, pa.Table, LengthStats]:
+    """:func:`binarize_table`, and the lengths of the pairs' chosen and rejected responses."""
     n = scored.num_rows
     completions = column_array(scored, "completions")
     lengths, starts, flat = list_parts(completions)
@@ -282,6 +288,9 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
     _, _, avg = list_parts(column_array(scored, "avg_rating"))
     _, _, score = list_parts(column_array(scored, "score"))
     models = pc.struct_field(flat, "model")
+    pair_source = column_array(scored, "source").take(row_take)
+    lengths = LengthStats()
+    lengths.add(pair_source, responses.take(chosen_flat), responses.take(rejected_flat))
     messages = (
         column_array(scored, "prompt_messages").take(row_take)
         if "prompt_messages" in scored.column_names
@@ -289,7 +298,7 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
     )
     pairs = build(
         options.format,
-        source=column_array(scored, "source").take(row_take),
+        source=pair_source,
         prompt=column_array(scored, "instruction").take(row_take),
         prompt_id=prompt_ids.take(row_take),
         chosen=responses.take(chosen_flat),
@@ -324,7 +333,7 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
         ],
         schema=OUTCOME_SCHEMA,
     )
-    return pairs, outcomes
+    return pairs, outcomes, lengths
 
 
 class BinarizeStep(Step):
@@ -339,6 +348,10 @@ class BinarizeStep(Step):
         self.schema = SCHEMAS[self.options.format]
 
     def process(self, table: pa.Table, start: int) -> StepResult:
-        pairs, rows = binarize_table(table, self.options)
+        pairs, rows, lengths = _binarize(table, self.options)
         done = outcomes(rows.column("source"), rows.column("reason"), rows.column("n_pairs"))
-        return StepResult(pairs, outcomes=done)
+        return StepResult(pairs, outcomes=done, stats={"length": lengths})
+
+    def finish(self, stats: dict[str, Any]) -> Finish:
+        """The length section of the report (:mod:`notus_data.length`)."""
+        return Finish(counts={"length": stats.get("length", LengthStats()).to_dict()})
