@@ -37,6 +37,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Review flagged completions in Argilla: push, pull, apply.",
     ),
     "train": ("notus_data.cli.train", "train_command", "Train a model with DPO (TRL) on published pairs."),
+    "tiny-model": (
+        "notus_data.cli.train",
+        "tiny_model_command",
+        "Build a tiny model and tokenizer locally, to try train on a CPU.",
+    ),
     "run": (
         "notus_data.cli.run",
         "run_command",
