@@ -36,14 +36,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from notus_data.decontamination.align import PAD, align_batch, prompt_insert_costs
+from notus_data.decontamination.catalog import default_threshold
 from notus_data.decontamination.encode import encode_fast
-from notus_data.decontamination.index import DecontaminationIndex, NgramTable, rolling_hash
+from notus_data.decontamination.index import NUMBER_HASH, DecontaminationIndex, NgramTable, rolling_hash
 from notus_data.decontamination.normalize import BOUNDARY_ID, Encoded
 
 METHODS = ("exact", "normalized", "ngram", "near_duplicate")
 """The matching methods, strictest first."""
 
 CHUNK_ROWS = 4096
+VETO_MAX_TOKENS = 48  # questions up to this many tokens (markers included) are guarded by the meaning veto
 _BATCH_CELLS = 1_500_000  # windows x width x question length aligned in one numpy batch
 
 
@@ -53,10 +55,26 @@ class MatchSettings:
 
     methods: tuple[str, ...] = METHODS
     ngram_size: int = 8
-    ngram_threshold: float = 0.8
-    near_duplicate_threshold: float = 0.8
+    ngram_threshold: float | None = None  # None: each benchmark's default (catalog)
+    near_duplicate_threshold: float | None = None
     min_bigram_share: float = 0.3
     threads: int = 0  # 0: as many as there are CPU cores, at most 4
+    thresholds: tuple[tuple[str, str, float], ...] = ()  # (benchmark, method, value), over the above
+    veto: bool = True
+
+    def threshold(self, benchmark: str, method: str) -> float:
+        """The threshold of ``method`` for ``benchmark``: a per-benchmark setting, else the global one, else
+        the benchmark's default."""
+        for name, m, value in self.thresholds:
+            if name == benchmark and m == method:
+                return value
+        value = self.ngram_threshold if method == "ngram" else self.near_duplicate_threshold
+        return default_threshold(benchmark, method) if value is None else value
+
+    def question_thresholds(self, index: DecontaminationIndex, method: str) -> np.ndarray:
+        """The threshold of ``method`` for every question of ``index`` (float64)."""
+        per = np.array([self.threshold(b, method) for b in index.benchmark_names], dtype=np.float64)
+        return per[index.benchmark_code]
 
 
 @dataclass(frozen=True)
@@ -177,6 +195,7 @@ def _score(
     sim = np.zeros(n)
     coverage = np.zeros(n)
     equal = np.zeros(n, dtype=bool)
+    vetoed = np.zeros(n, dtype=bool)
     q_len = index.question_length[win.question]
     bucket = np.ceil(np.log2(np.maximum(win.length, 8))).astype(np.int64)
     order = np.lexsort((win.length, q_len, bucket))
@@ -211,8 +230,11 @@ def _score(
             equal[sel] = whole & same.all(axis=1)
         if grams is not None:
             coverage[sel] = _coverage(windows, lens, qs, ql, index, grams)
+        q_pos = np.where(q_valid, index.tokens.offsets[qs, None] + q_col, 0)
+        if settings.veto:
+            vetoed[sel] = _vetoed(windows, q_tok, np.where(q_valid, index.is_key_token[q_pos], False))
         if "near_duplicate" in methods:
-            q_weight = np.where(q_valid, index.weight[np.maximum(q_tok, 0)], 0.0)
+            q_weight = np.where(q_valid, index.token_weight[q_pos], 0.0)
             cost = align_batch(
                 windows.astype(np.int32),
                 prompt_insert_costs(windows, index.weight, index.unknown_weight),
@@ -221,13 +243,31 @@ def _score(
                 ql,
             )
             sim[sel] = np.clip(1.0 - cost / index.question_weight[qs], 0.0, 1.0)
-    return sim, coverage, equal
+    return sim, coverage, equal, vetoed
+
+
+def _vetoed(windows: np.ndarray, q_tok: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Whether each window lacks one of its question's key tokens (a number, a year, a rare content word):
+    the meaning veto. A question longer than ``VETO_MAX_TOKENS`` is never vetoed (one word changed in a long
+    text leaves it a copy)."""
+    out = np.zeros(len(windows), dtype=bool)
+    rows = np.flatnonzero(key.any(axis=1) & ((q_tok != PAD).sum(axis=1) <= VETO_MAX_TOKENS))
+    for part in np.array_split(rows, max(1, len(rows) * windows.shape[1] * q_tok.shape[1] // 2_000_000)):
+        if not len(part):
+            continue
+        present = (windows[part, :, None] == q_tok[part, None, :]).any(axis=1)
+        out[part] = (key[part] & ~present).any(axis=1)
+    return out
 
 
 def _coverage(windows, lens, qs, q_len, index: DecontaminationIndex, grams: NgramTable) -> np.ndarray:
     """Share of each question's distinct n-grams that occur in its window."""
     out = np.zeros(len(qs))
     hashes = np.where(windows >= 0, index.token_hash[np.maximum(windows, 0)], index.unknown_hash)
+    masked = index.masks_numbers[qs]
+    if masked.any():
+        mw = windows[masked]
+        hashes[masked] = np.where(mw >= 0, index.masked_hash[np.maximum(mw, 0)], NUMBER_HASH)
     size = np.minimum(grams.n, q_len)
     for s in np.unique(size).tolist():
         rows = np.flatnonzero(size == s)
@@ -291,14 +331,16 @@ def _match_chunk(texts: pa.Array, index: DecontaminationIndex, settings: MatchSe
             [_bigram_windows(enc, index, settings.min_bigram_share), _sentence_windows(enc, index)]
         )
         if len(win.row):
-            sim, coverage, equal = _score(enc, win, index, settings, methods)
+            sim, coverage, equal, vetoed = _score(enc, win, index, settings, methods)
             if "normalized" in methods:
                 best.offer(win.row[equal], win.question[equal], "normalized", np.ones(int(equal.sum())))
             if "ngram" in methods:
-                hit = coverage >= settings.ngram_threshold - 1e-12
+                limit = settings.question_thresholds(index, "ngram")[win.question]
+                hit = (coverage >= limit - 1e-12) & ~vetoed
                 best.offer(win.row[hit], win.question[hit], "ngram", coverage[hit])
             if "near_duplicate" in methods:
-                hit = sim >= settings.near_duplicate_threshold - 1e-12
+                limit = settings.question_thresholds(index, "near_duplicate")[win.question]
+                hit = (sim >= limit - 1e-12) & ~vetoed
                 best.offer(win.row[hit], win.question[hit], "near_duplicate", sim[hit])
     rows = np.flatnonzero(best.rank < len(METHODS))
     names = np.array(METHODS, dtype=object)

@@ -29,6 +29,9 @@ up to 1e-9), ``drop_identical_text`` (a candidate with the same text as the chos
 white space, is no candidate). A row that gives no pair is counted with the first reason that applies:
 ``invalid_row``, ``too_few_completions``, ``below_min_chosen_score``, ``tie``, ``below_margin``, ``identical_text``.
 
+Multi-turn prompts: where the batch has a ``prompt_messages`` column (the conversation up to the last user turn;
+see :mod:`notus_data.sources`), each pair carries its row's turns into the message-list formats.
+
 Randomness: each row's draw is a number ``u`` in [0, 1) that hashes the seed and the first 64 bits of the
 prompt_id (:func:`draw_uniform`); the rejected is the ``floor(u * k)``-th of the ``k`` candidates in list order. It
 depends on the seed and the prompt alone, never on batch size, row order or the number of processes.
@@ -281,6 +284,7 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
     _, _, avg = list_parts(column_array(scored, "avg_rating"))
     _, _, score = list_parts(column_array(scored, "score"))
     models = pc.struct_field(flat, "model")
+    turns = column_array(scored, "prompt_messages") if "prompt_messages" in scored.column_names else None
     pairs = build(
         options.format,
         source=column_array(scored, "source").take(row_take),
@@ -294,6 +298,7 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
         rejected_avg_rating=avg.take(rejected_flat),
         chosen_score=score.take(chosen_flat),
         rejected_score=score.take(rejected_flat),
+        prompt_messages=None if turns is None else turns.take(row_take),
     )
     n_pairs = np.bincount(rows, minlength=n).astype(np.int64)
     first_chosen = np.full(n, -1, dtype=np.int64)
