@@ -29,6 +29,7 @@ LAYERS = [
             "critique",
             "progress",
             "synthetic",
+            "sources",
         ),
     ),
     ("io", ("io",)),

@@ -63,8 +63,10 @@ BASE_WEIGHT = 1.5
 STOPWORD_WEIGHT = 0.5
 #: Weight of a number in a benchmark whose numbers are masked (gsm8k).
 NUMBER_WEIGHT = 0.3
-#: A content word held by at most this many questions is a key word: a near copy that lacks it is vetoed.
-KEY_MAX_DF = 3
+#: A content word held by at most this share of the questions (or KEY_MIN_DF of them) is a key word: a near
+#: copy that lacks it is vetoed.
+KEY_MAX_SHARE = 0.005
+KEY_MIN_DF = 3
 KEY_MIN_QUESTIONS = 50
 #: A word bigram shared by more questions than this does not bring texts in as candidates on its own.
 MAX_BIGRAM_QUESTIONS = 64
@@ -258,6 +260,7 @@ class DecontaminationIndex:
         specs = [KNOWN_BENCHMARKS.get(b) for b in self.benchmark_names]
         masked_bench = np.array([bool(s and s.mask_numbers) for s in specs], dtype=bool)
         self.masks_numbers = masked_bench[self.benchmark_code]
+        vetoes = np.array([s is None or s.veto for s in specs], dtype=bool)[self.benchmark_code]
         self.is_number = np.array([any(c.isdigit() for c in w) for w in self.vocabulary.words], dtype=bool)
         # Per question token: its weight (numbers of a masked benchmark weigh NUMBER_WEIGHT: changing them
         # does not make another problem), and whether it decides the question's meaning (the veto's words).
@@ -265,9 +268,10 @@ class DecontaminationIndex:
         self.token_weight = np.where(masked_token, NUMBER_WEIGHT, self.weight[ids])
         self.question_weight = np.add.reduceat(self.token_weight, offsets[:-1])
         # Rareness says little in a handful of questions: key words need an index of KEY_MIN_QUESTIONS.
-        key_word = ~self.is_stopword & (df <= KEY_MAX_DF) & ~self.is_number & (n_q >= KEY_MIN_QUESTIONS)
+        rare = df <= max(KEY_MIN_DF, KEY_MAX_SHARE * n_q)
+        key_word = ~self.is_stopword & rare & ~self.is_number & (n_q >= KEY_MIN_QUESTIONS)
         key_word[[BOUNDARY_ID, EMPTY_ID]] = False
-        self.is_key_token = (key_word[ids] | self.is_number[ids]) & ~masked_token
+        self.is_key_token = (key_word[ids] | self.is_number[ids]) & ~masked_token & vetoes[q_of_token]
         # Content words: neither function words nor markers.
         self.is_anchor = ~self.is_stopword
         self.is_anchor[[BOUNDARY_ID, EMPTY_ID]] = False

@@ -247,16 +247,22 @@ def _score(
 
 
 def _vetoed(windows: np.ndarray, q_tok: np.ndarray, key: np.ndarray) -> np.ndarray:
-    """Whether each window lacks one of its question's key tokens (a number, a year, a rare content word):
-    the meaning veto. A question longer than ``VETO_MAX_TOKENS`` is never vetoed (one word changed in a long
-    text leaves it a copy)."""
+    """The meaning veto: whether a window replaced one of its question's key tokens (a number, a year, a rare
+    content word) by another word: the key token is nowhere in the window, and its two neighbours in the
+    question stand there with one other token between them. A question cut short or with words dropped is
+    not vetoed, nor a question longer than ``VETO_MAX_TOKENS`` (one word changed leaves a long text a copy)."""
     out = np.zeros(len(windows), dtype=bool)
-    rows = np.flatnonzero(key.any(axis=1) & ((q_tok != PAD).sum(axis=1) <= VETO_MAX_TOKENS))
-    for part in np.array_split(rows, max(1, len(rows) * windows.shape[1] * q_tok.shape[1] // 2_000_000)):
-        if not len(part):
+    n_q = (q_tok != PAD).sum(axis=1)
+    inner = key.copy()
+    inner[:, 0] = inner[:, -1] = False  # markers frame every question: a key token has two neighbours
+    rows = np.flatnonzero(inner.any(axis=1) & (n_q <= VETO_MAX_TOKENS))
+    for c, i in zip(*np.nonzero(inner[rows]), strict=True):
+        row, w = rows[c], windows[rows[c]]
+        if (w == q_tok[row, i]).any():
             continue
-        present = (windows[part, :, None] == q_tok[part, None, :]).any(axis=1)
-        out[part] = (key[part] & ~present).any(axis=1)
+        left, right = q_tok[row, i - 1], q_tok[row, i + 1]
+        if ((w[:-2] == left) & (w[2:] == right)).any():
+            out[row] = True
     return out
 
 

@@ -50,6 +50,7 @@ from notus_data.draws import draw_uniform
 from notus_data.errors import OptionError, check_numbers, number_list
 from notus_data.formats import FORMATS, SCHEMAS, build
 from notus_data.schema import ASPECTS, column_array, invalid_rows, list_parts
+from notus_data.sources.helpsteer2 import PRESETS
 from notus_data.steps.base import Step, StepResult, outcomes
 from notus_data.steps.score import SCORE_SOURCES, ScoreOptions
 
@@ -90,7 +91,9 @@ class BinarizeOptions:
     )
     weights: tuple[float, ...] | None = field(
         default=None,
-        metadata={"help": "one weight per aspect for avg-rating, comma-separated (default: equal)"},
+        metadata={
+            "help": "one weight per aspect, comma-separated (default: equal), or a preset: nvidia-340b (HelpSteer2)"
+        },
     )
     format: str = field(default="notus", metadata={"help": "output columns", "choices": FORMATS})
     min_margin: float = field(
@@ -108,6 +111,8 @@ class BinarizeOptions:
     seed: int = field(default=42, metadata={"help": "seed of the random draws (with the prompt_id)"})
 
     def __post_init__(self) -> None:
+        if isinstance(self.weights, str) and self.weights.strip() in PRESETS:  # a named preset sets both
+            self.aspects, self.weights = PRESETS[self.weights.strip()]
         self.weights = number_list(self.weights, "weights")
         check_numbers(self)
         if self.strategy not in STRATEGIES:
