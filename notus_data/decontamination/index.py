@@ -69,7 +69,7 @@ KEY_MAX_SHARE = 0.005
 KEY_MIN_DF = 3
 KEY_MIN_QUESTIONS = 50
 #: A word bigram shared by more questions than this does not bring texts in as candidates on its own.
-MAX_BIGRAM_QUESTIONS = 64
+MAX_BIGRAM_QUESTIONS = 16
 
 
 @dataclass(frozen=True)
@@ -242,7 +242,8 @@ class DecontaminationIndex:
         self.max_question_len = int(self.question_length.max())
 
         # Weights: base + inverse document frequency over the questions (capped for function words).
-        pairs = np.unique(q_of_token * n_vocab + ids)
+        pairs = np.sort(q_of_token * n_vocab + ids)
+        pairs = pairs[np.append(True, pairs[1:] != pairs[:-1])]
         df = np.bincount(pairs % n_vocab, minlength=n_vocab).astype(np.float64)
         content = _idf(df, n_q)
         self.is_stopword = np.array([w in STOPWORDS for w in self.vocabulary.words], dtype=bool)
@@ -284,10 +285,11 @@ class DecontaminationIndex:
         keys = left[useful] * n_vocab + right[useful]
         owners = q_of_token[:-1][useful]
         key_q = np.unique(np.stack([keys, owners], axis=1), axis=0)
-        self.bigram_count = np.bincount(key_q[:, 1], minlength=n_q)
         self.bigram_keys, key_id = np.unique(key_q[:, 0], return_inverse=True)
         owners_per_key = np.bincount(key_id, minlength=len(self.bigram_keys))
         common = owners_per_key > MAX_BIGRAM_QUESTIONS
+        # A question's share of bigrams counts only those that bring candidates in (not the common ones).
+        self.bigram_count = np.bincount(key_q[:, 1][~common[key_id]], minlength=n_q)
         key_id_kept = key_id[~common[key_id]]
         self.bigram_ptr, self.bigram_questions = _csr(
             key_id_kept, key_q[:, 1][~common[key_id]], len(self.bigram_keys)

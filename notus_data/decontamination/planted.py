@@ -176,7 +176,9 @@ def _positives(bench: str, qid: str, q: str, rng: random.Random, split: str, poo
         "numbers_changed": _numbers_changed(q, rng) if bench == "gsm8k" else None,
         "code_reformat": _code_reformat(q, rng) if bench == "humaneval" else None,
     }
-    return [Case(t, kind, bench, qid) for kind, t in texts.items() if t is not None and t != q or kind == "exact"]
+    return [
+        Case(t, kind, bench, qid) for kind, t in texts.items() if t is not None and t != q or kind == "exact"
+    ]
 
 
 # ------------------------------------------------------------------------------------------ negatives
@@ -200,7 +202,7 @@ def _one_word(q: str, rng: random.Random, split: str, counts: Counter) -> str | 
 
 def _negatives(q: str, bench: str, rng: random.Random, split: str, counts: Counter, pool) -> list[Case]:
     out = []
-    n_words = len(q.split())
+    n_words = len(re.findall(r"\w+", q))
     spec = KNOWN_BENCHMARKS.get(bench)
     if (spec is None or spec.veto) and n_words <= 35:
         text = _one_word(q, rng, split, counts)
@@ -228,7 +230,9 @@ def make_cases(
     """The cases of one split (see the module docstring), shuffled: positives for the split's questions,
     negatives, the real ``prompts``, and ``synthetic`` long prompts made of ``pool`` sentences."""
     rng = random.Random(f"planted-{seed}-{split}")
-    counts = Counter(w.lower() for items in sets.values() for _, q in items for w in set(re.findall(r"\w+", q)))
+    counts = Counter(
+        w.lower() for items in sets.values() for _, q in items for w in set(re.findall(r"\w+", q))
+    )
     cases: list[Case] = []
     for bench, items in sets.items():
         for qid, q in items:
@@ -245,7 +249,9 @@ def make_cases(
         while words < target:
             body.append(rng.choice(pool))
             words += len(body[-1].split())
-        cases.append(Case(rng.choice(PROMPT_TEMPLATES[split]).format(body=" ".join(body)), "synthetic_prompt"))
+        cases.append(
+            Case(rng.choice(PROMPT_TEMPLATES[split]).format(body=" ".join(body)), "synthetic_prompt")
+        )
     rng.shuffle(cases)
     return cases
 
