@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from notus_data.decontamination.catalog import KNOWN_BENCHMARKS
+from notus_data.decontamination.catalog import KNOWN_BENCHMARKS, matching_forms
 from notus_data.decontamination.encode import Vocabulary
 from notus_data.decontamination.normalize import (
     BOUNDARY,
@@ -37,7 +37,7 @@ from notus_data.decontamination.normalize import (
     tokenize,
 )
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 
 #: English function words: whatever their frequency in a benchmark, they carry little of a question's meaning.
 STOPWORDS = frozenset(
@@ -155,10 +155,17 @@ class DecontaminationIndex:
             raise ValueError("benchmarks, questions and ids must have the same length")
         if not questions:
             raise ValueError("no benchmark questions to index")
-        self.benchmarks = list(benchmarks)
-        self.questions = list(questions)
-        self.ids = [str(i) for i in ids] if ids is not None else [str(i) for i in range(len(questions))]
-        token_lists = tokenize(pa.array(self.questions, pa.string()))
+        ids = [str(i) for i in ids] if ids is not None else [str(i) for i in range(len(questions))]
+        # A question may be matched by more than one form (code: also without its doctests): one entry each,
+        # all with the question's own text and id.
+        self.benchmarks, self.questions, self.ids, forms = [], [], [], []
+        for b, q, i in zip(benchmarks, questions, ids, strict=True):
+            for form in matching_forms(b, q):
+                self.benchmarks.append(b)
+                self.questions.append(q)
+                self.ids.append(i)
+                forms.append(form)
+        token_lists = tokenize(pa.array(forms, pa.string()))
         words = {w for w in token_lists.flatten().to_pylist() if w and w != BOUNDARY}
         self.vocabulary = Vocabulary([BOUNDARY, "", *sorted(words)])
         self.tokens: Encoded = encode_tokens(token_lists, self.vocabulary.array)

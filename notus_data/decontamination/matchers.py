@@ -40,12 +40,12 @@ from notus_data.decontamination.catalog import default_threshold
 from notus_data.decontamination.encode import encode_fast
 from notus_data.decontamination.index import NUMBER_HASH, DecontaminationIndex, NgramTable, rolling_hash
 from notus_data.decontamination.normalize import BOUNDARY_ID, Encoded
+from notus_data.decontamination.verify import rejected
 
 METHODS = ("exact", "normalized", "ngram", "near_duplicate")
 """The matching methods, strictest first."""
 
 CHUNK_ROWS = 4096
-VETO_MAX_TOKENS = 48  # questions up to this many tokens (markers included) are guarded by the meaning veto
 _BATCH_CELLS = 1_500_000  # windows x width x question length aligned in one numpy batch
 
 
@@ -60,6 +60,9 @@ class MatchSettings:
     min_bigram_share: float = 0.3
     threads: int = 0  # 0: as many as there are CPU cores, at most 4
     thresholds: tuple[tuple[str, str, float], ...] = ()  # (benchmark, method, value), over the above
+    long_quote_words: int = (
+        24  # a stretch with the n-grams of this many words in order matches whatever the share
+    )
     veto: bool = True
 
     def threshold(self, benchmark: str, method: str) -> float:
@@ -204,7 +207,6 @@ def _score(
     sim = np.zeros(n)
     coverage = np.zeros(n)
     equal = np.zeros(n, dtype=bool)
-    vetoed = np.zeros(n, dtype=bool)
     q_len = index.question_length[win.question]
     bucket = np.ceil(np.log2(np.maximum(win.length, 8))).astype(np.int64)
     order = np.lexsort((win.length, q_len, bucket))
@@ -240,8 +242,6 @@ def _score(
         if grams is not None:
             coverage[sel] = _coverage(windows, lens, qs, ql, index, grams)
         q_pos = np.where(q_valid, index.tokens.offsets[qs, None] + q_col, 0)
-        if settings.veto:
-            vetoed[sel] = _vetoed(windows, q_tok, np.where(q_valid, index.is_key_token[q_pos], False))
         if "near_duplicate" in methods:
             q_weight = np.where(q_valid, index.token_weight[q_pos], 0.0)
             cost = align_batch(
@@ -252,26 +252,7 @@ def _score(
                 ql,
             )
             sim[sel] = np.clip(1.0 - cost / index.question_weight[qs], 0.0, 1.0)
-    return sim, coverage, equal, vetoed
-
-
-def _vetoed(windows: np.ndarray, q_tok: np.ndarray, key: np.ndarray) -> np.ndarray:
-    """The meaning veto: whether a window replaced one of its question's key tokens (a number, a year, a rare
-    content word) by another word: the token's two neighbours in the question stand in the window with one
-    other token between them, and nowhere with the key token itself between them. A question cut short or with words dropped is
-    not vetoed, nor a question longer than ``VETO_MAX_TOKENS`` (one word changed leaves a long text a copy)."""
-    out = np.zeros(len(windows), dtype=bool)
-    n_q = (q_tok != PAD).sum(axis=1)
-    inner = key.copy()
-    inner[:, 0] = inner[:, -1] = False  # markers frame every question: a key token has two neighbours
-    rows = np.flatnonzero(inner.any(axis=1) & (n_q <= VETO_MAX_TOKENS))
-    for c, i in zip(*np.nonzero(inner[rows]), strict=True):
-        row, w = rows[c], windows[rows[c]]
-        left, key_id, right = q_tok[row, i - 1], q_tok[row, i], q_tok[row, i + 1]
-        around = (w[:-2] == left) & (w[2:] == right)
-        if (around & (w[1:-1] != key_id)).any() and not (around & (w[1:-1] == key_id)).any():
-            out[row] = True
-    return out
+    return sim, coverage, equal
 
 
 def _coverage(windows, lens, qs, q_len, index: DecontaminationIndex, grams: NgramTable) -> np.ndarray:
@@ -345,17 +326,36 @@ def _match_chunk(texts: pa.Array, index: DecontaminationIndex, settings: MatchSe
             [_bigram_windows(enc, index, settings.min_bigram_share), _sentence_windows(enc, index)]
         )
         if len(win.row):
-            sim, coverage, equal, vetoed = _score(enc, win, index, settings, methods)
+            sim, coverage, equal = _score(enc, win, index, settings, methods)
             if "normalized" in methods:
                 best.offer(win.row[equal], win.question[equal], "normalized", np.ones(int(equal.sum())))
+            ngram_hit = np.zeros(len(win.row), dtype=bool)
+            near_hit = np.zeros(len(win.row), dtype=bool)
             if "ngram" in methods:
                 limit = settings.question_thresholds(index, "ngram")[win.question]
-                hit = (coverage >= limit - 1e-12) & ~vetoed
-                best.offer(win.row[hit], win.question[hit], "ngram", coverage[hit])
+                grams = index.ngrams(settings.ngram_size).count[win.question]
+                need = max(1, settings.long_quote_words - settings.ngram_size + 1)
+                long_quote = coverage * grams >= need - 1e-9
+                ngram_hit = (coverage >= limit - 1e-12) | long_quote
             if "near_duplicate" in methods:
                 limit = settings.question_thresholds(index, "near_duplicate")[win.question]
-                hit = (sim >= limit - 1e-12) & ~vetoed
-                best.offer(win.row[hit], win.question[hit], "near_duplicate", sim[hit])
+                near_hit = sim >= limit - 1e-12
+            # Verification (veto, words kept) of the candidates that passed, not of every window.
+            cand = np.flatnonzero((ngram_hit | near_hit) & ~equal)
+            bad = np.zeros(len(win.row), dtype=bool)
+            bad[cand] = rejected(
+                enc,
+                index,
+                win.start[cand],
+                win.length[cand],
+                win.question[cand],
+                settings.veto,
+                near_hit[cand] & ~ngram_hit[cand],
+            )
+            hit = ngram_hit & ~bad
+            best.offer(win.row[hit], win.question[hit], "ngram", coverage[hit])
+            hit = near_hit & ~bad
+            best.offer(win.row[hit], win.question[hit], "near_duplicate", sim[hit])
     rows = np.flatnonzero(best.rank < len(METHODS))
     names = np.array(METHODS, dtype=object)
     return Matches(

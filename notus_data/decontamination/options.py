@@ -60,6 +60,11 @@ class DecontaminateOptions:
         "n-gram method: least share of a question's n-grams found in one stretch of the text, for every "
         "benchmark (default: per benchmark, 0.8; 0.5 for arena_hard, ifeval, humaneval; 0.6 for gsm8k)",
     )
+    long_quote_words: int = _f(
+        24,
+        "n-gram method: a text that copies this many words of a question in order (counted as n-grams: 24 "
+        "words hold 17 8-grams) matches whatever the share (a long question quoted in part)",
+    )
     near_duplicate_threshold: float | None = _f(
         None,
         "near-duplicate method: least share of a question's word weight kept (rare words weigh most), for "
@@ -111,6 +116,12 @@ class DecontaminateOptions:
                 isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1
             ):
                 raise OptionError(f"{name}: {value!r} must be in (0, 1]")
+        if (
+            isinstance(self.long_quote_words, bool)
+            or not isinstance(self.long_quote_words, int)
+            or self.long_quote_words < 1
+        ):
+            raise OptionError(f"long_quote_words: {self.long_quote_words!r} must be an integer >= 1")
         if not isinstance(self.threads, int) or self.threads < 0:
             raise OptionError(f"threads: {self.threads!r} must be an integer >= 0")
 
@@ -123,6 +134,7 @@ class DecontaminateOptions:
                 None if self.near_duplicate_threshold is None else float(self.near_duplicate_threshold)
             ),
             thresholds=self._thresholds,
+            long_quote_words=self.long_quote_words,
             veto=bool(self.veto),
             threads=self.threads,
         )
