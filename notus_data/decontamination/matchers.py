@@ -35,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from notus_data.decontamination import paraphrase
 from notus_data.decontamination.align import PAD, align_batch, prompt_insert_costs
 from notus_data.decontamination.catalog import default_threshold
 from notus_data.decontamination.encode import encode_fast
@@ -42,8 +43,10 @@ from notus_data.decontamination.index import NUMBER_HASH, DecontaminationIndex, 
 from notus_data.decontamination.normalize import BOUNDARY_ID, Encoded
 from notus_data.decontamination.verify import rejected
 
-METHODS = ("exact", "normalized", "ngram", "near_duplicate")
+METHODS = ("exact", "normalized", "ngram", "near_duplicate", "paraphrase")
 """The matching methods, strictest first."""
+DEFAULT_METHODS = METHODS[:4]
+"""The methods on by default: ``paraphrase`` is off (it trades precision for rewordings; docs/decontamination.md)."""
 
 CHUNK_ROWS = 4096
 _BATCH_CELLS = 1_500_000  # windows x width x question length aligned in one numpy batch
@@ -53,7 +56,7 @@ _BATCH_CELLS = 1_500_000  # windows x width x question length aligned in one num
 class MatchSettings:
     """What the matchers look for (the user-facing options live in ``DecontaminateOptions``)."""
 
-    methods: tuple[str, ...] = METHODS
+    methods: tuple[str, ...] = DEFAULT_METHODS
     ngram_size: int = 8
     ngram_threshold: float | None = None  # None: each benchmark's default (catalog)
     near_duplicate_threshold: float | None = None
@@ -64,6 +67,7 @@ class MatchSettings:
         24  # a stretch with the n-grams of this many words in order matches whatever the share
     )
     veto: bool = True
+    paraphrase_threshold: float = 0.7
 
     def threshold(self, benchmark: str, method: str) -> float:
         """The threshold of ``method`` for ``benchmark``: a per-benchmark setting, else the global one, else
@@ -356,6 +360,12 @@ def _match_chunk(texts: pa.Array, index: DecontaminationIndex, settings: MatchSe
             best.offer(win.row[hit], win.question[hit], "ngram", coverage[hit])
             hit = near_hit & ~bad
             best.offer(win.row[hit], win.question[hit], "near_duplicate", sim[hit])
+        if "paraphrase" in methods:
+            rows, qs, scores, start, span = paraphrase.match(
+                enc, index, index.stems(), settings.paraphrase_threshold
+            )
+            bad = rejected(enc, index, start, span, qs, settings.veto, np.zeros(len(qs), dtype=bool))
+            best.offer(rows[~bad], qs[~bad], "paraphrase", scores[~bad])
     rows = np.flatnonzero(best.rank < len(METHODS))
     names = np.array(METHODS, dtype=object)
     return Matches(
@@ -379,6 +389,8 @@ def match_texts(
         texts = texts.combine_chunks() if texts.num_chunks != 1 else texts.chunk(0)
     if "ngram" in settings.methods:
         index.ngrams(settings.ngram_size)  # build once, before the threads share it
+    if "paraphrase" in settings.methods:
+        index.stems()
     starts = list(range(0, len(texts), CHUNK_ROWS))
     threads = settings.threads or min(4, os.cpu_count() or 1)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from notus_data.decontamination.catalog import KNOWN_BENCHMARKS, PRESETS
-from notus_data.decontamination.matchers import METHODS, MatchSettings
+from notus_data.decontamination.matchers import DEFAULT_METHODS, METHODS, MatchSettings
 from notus_data.errors import OptionError
 
 
@@ -53,7 +53,15 @@ class DecontaminateOptions:
         None, "split of Hub benchmarks (default: validation for truthfulqa, else test)"
     )
     source_filter: bool = _f(True, "also remove rows whose source is a benchmark's own (truthful_qa)")
-    methods: tuple[str, ...] = _f(METHODS, "matching methods, comma-separated: " + ", ".join(METHODS))
+    methods: tuple[str, ...] = _f(
+        DEFAULT_METHODS,
+        "matching methods, comma-separated: "
+        + ", ".join(METHODS)
+        + " (paraphrase: rewordings, off by default)",
+    )
+    paraphrase_threshold: float = _f(
+        0.7, "paraphrase method: least share of a question's rare-word weight held by one stretch of the text"
+    )
     ngram_size: int = _f(8, "n-gram method: words per n-gram (a shorter question is one n-gram)")
     ngram_threshold: float | None = _f(
         None,
@@ -110,7 +118,7 @@ class DecontaminateOptions:
             )
         if not isinstance(self.ngram_size, int) or self.ngram_size < 1:
             raise OptionError(f"ngram_size: {self.ngram_size!r} must be an integer >= 1")
-        for name in ("ngram_threshold", "near_duplicate_threshold"):
+        for name in ("ngram_threshold", "near_duplicate_threshold", "paraphrase_threshold"):
             value = getattr(self, name)
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1
@@ -136,6 +144,7 @@ class DecontaminateOptions:
             thresholds=self._thresholds,
             long_quote_words=self.long_quote_words,
             veto=bool(self.veto),
+            paraphrase_threshold=float(self.paraphrase_threshold),
             threads=self.threads,
         )
 

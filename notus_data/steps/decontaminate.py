@@ -75,6 +75,8 @@ class DecontaminateStep(Step):
             self.index, self.sources_info = load_index(self.options)
         if "ngram" in self.options.methods:
             self.index.ngrams(self.options.ngram_size)  # built once here, so that it travels with the index
+        if "paraphrase" in self.options.methods:
+            self.index.stems()
 
     def describe(self) -> dict[str, Any]:
         """What the step removes against (after :meth:`setup`)."""
