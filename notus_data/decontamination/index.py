@@ -329,14 +329,6 @@ class DecontaminationIndex:
         self.exact_question = np.array([first_q[t] for t in exact_texts], dtype=np.int64)
         self._ngrams: dict[int, NgramTable] = {}
 
-    def stems(self):
-        """The stem table of the paraphrase method (:class:`~notus_data.decontamination.paraphrase.StemTable`)."""
-        if getattr(self, "_stems", None) is None:
-            from notus_data.decontamination.paraphrase import StemTable
-
-            self._stems = StemTable(self)
-        return self._stems
-
     def ngrams(self, n: int) -> NgramTable:
         """Word n-grams of every question (a question shorter than ``n`` tokens is one gram)."""
         if n not in self._ngrams:

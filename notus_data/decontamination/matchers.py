@@ -362,7 +362,7 @@ def _match_chunk(texts: pa.Array, index: DecontaminationIndex, settings: MatchSe
             best.offer(win.row[hit], win.question[hit], "near_duplicate", sim[hit])
         if "paraphrase" in methods:
             rows, qs, scores, start, span = paraphrase.match(
-                enc, index, index.stems(), settings.paraphrase_threshold
+                enc, index, paraphrase.stem_table(index), settings.paraphrase_threshold
             )
             bad = rejected(enc, index, start, span, qs, settings.veto, np.zeros(len(qs), dtype=bool))
             best.offer(rows[~bad], qs[~bad], "paraphrase", scores[~bad])
@@ -390,7 +390,7 @@ def match_texts(
     if "ngram" in settings.methods:
         index.ngrams(settings.ngram_size)  # build once, before the threads share it
     if "paraphrase" in settings.methods:
-        index.stems()
+        paraphrase.stem_table(index)
     starts = list(range(0, len(texts), CHUNK_ROWS))
     threads = settings.threads or min(4, os.cpu_count() or 1)
 

@@ -86,6 +86,14 @@ class StemTable:
         self.masked = index.masks_numbers
 
 
+def stem_table(index: DecontaminationIndex) -> StemTable:
+    """The stem table of ``index``, built once and kept on it."""
+    table = getattr(index, "_stem_table", None)
+    if table is None:
+        table = index._stem_table = StemTable(index)
+    return table
+
+
 def match(enc: Encoded, index: DecontaminationIndex, table: StemTable, threshold: float):
     """(rows, questions, scores, stretch starts, stretch lengths) of the paraphrase candidates in ``enc`` (see the module docstring)."""
     ids = enc.ids.astype(np.int64)
