@@ -8,8 +8,8 @@ against its question once more, on the stretch of the prompt it was found in:
   the stretch with one other token between them, and nowhere with the key token itself between them. "How many
   moons does Mars have?" is not "How many planets ..."; a question cut short or with words dropped is not
   vetoed. Only questions of at most :data:`VETO_MAX_TOKENS` tokens: one word changed leaves a long text a copy.
-* **words kept** (:func:`words_kept`): the share of the question's words found in the stretch, so that a short
-  question is not matched by its two rare words alone ("Current date: 3/2/2023" is not "What's the current
+* **words kept** (:func:`words_kept`): the share of the question's words the stretch holds in their order, so
+  that a short question is not matched by its two rare words alone ("Current date: 3/2/2023" is not "What's the current
   date?").
 """
 
@@ -23,7 +23,7 @@ from notus_data.decontamination.normalize import BOUNDARY_ID, Encoded
 
 VETO_MAX_TOKENS = 48
 """Questions up to this many tokens (sentence markers included) are guarded by the veto and the words kept."""
-MIN_WORDS_KEPT = 0.75
+MIN_WORDS_KEPT = 0.66
 _BATCH_CELLS = 4_000_000
 """Least share of a short question's words that a near copy keeps."""
 
@@ -62,16 +62,17 @@ def replaced_key_word(windows: np.ndarray, q_tok: np.ndarray, key: np.ndarray) -
 
 
 def words_kept(windows: np.ndarray, q_tok: np.ndarray) -> np.ndarray:
-    """Share of each short question's words found in its stretch (1.0 for longer questions)."""
+    """Share of each question's words that its stretch holds in the question's order (the longest common
+    subsequence of words over the question's word count)."""
     words = (q_tok != PAD) & (q_tok != BOUNDARY_ID)
-    n_words = words.sum(axis=1)
-    out = np.ones(len(windows))
-    rows = np.flatnonzero((q_tok != PAD).sum(axis=1) <= VETO_MAX_TOKENS)
-    if not len(rows):
-        return out
-    present = (windows[rows][:, :, None] == q_tok[rows][:, None, :]).any(axis=1) & words[rows]
-    out[rows] = present.sum(axis=1) / np.maximum(n_words[rows], 1)
-    return out
+    n, width = windows.shape
+    prev = np.zeros((n, width + 1))
+    for i in range(q_tok.shape[1]):
+        eq = (windows == q_tok[:, i, None]) & words[:, i, None]
+        cur = prev.copy()
+        np.maximum(cur[:, 1:], prev[:, :-1] + eq, out=cur[:, 1:])
+        prev = np.maximum.accumulate(cur, axis=1)
+    return prev[:, -1] / np.maximum(words.sum(axis=1), 1)
 
 
 def rejected(
