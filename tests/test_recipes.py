@@ -90,7 +90,9 @@ def test_unknown_keys_are_errors_that_name_them(tmp_path: Path) -> None:
     path.write_text("binarize: [1, 2\n")
     with pytest.raises(OptionError, match=r"not valid YAML \(line 2"):
         load_recipe(path)
-    with pytest.raises(OptionError, match=r"neither a bundled recipe \(multi-binarized, notus-chat-clean, notus-cleaned"):
+    with pytest.raises(
+        OptionError, match=r"neither a bundled recipe \(multi-binarized, notus-chat-clean, notus-cleaned"
+    ):
         load_recipe("notus-v2")
     with pytest.raises(OptionError, match=r"unknown option\(s\) min_margn for recipe notus-v1"):
         resolve_recipe("notus-v1", min_margn=1)
