@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "decontaminate": (
         "notus_data.cli.decontaminate",
         "decontaminate_command",
-        "Remove benchmark prompts (TruthfulQA): exact and near copies.",
+        "Remove benchmark prompts (TruthfulQA, MT-Bench, ...); review the evidence.",
     ),
     "explain": (
         "notus_data.cli.explain",

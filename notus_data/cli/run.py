@@ -58,7 +58,7 @@ def run_command(recipe: str, output: str | None, show_recipe: bool, quiet: bool,
     README.md dataset card with plots, the evidence of each step, the resolved recipe and the report.
 
     Every other option overrides the recipe's value of the same name; the defaults shown are the options' own,
-    used only where the recipe does not set them. Bundled recipes: notus-v1, notus-v1-drawties, notus-cleaned,
+    used only where the recipe does not set them. Bundled recipes: notus-v1, notus-v1-drawties, notus-cleaned, notus-chat-clean,
     zephyr, multi-binarized.
 
     \b

@@ -25,6 +25,7 @@ benchmark with ``--threshold NAME.METHOD=VALUE``):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -109,3 +110,19 @@ def default_threshold(benchmark: str, method: str) -> float:
     if spec is None:
         return DEFAULT_THRESHOLDS[method]
     return spec.ngram_threshold if method == "ngram" else spec.near_duplicate_threshold
+
+
+_DEF_NAME = re.compile(r"\bdef\s+\w+\s*\(")
+_DOCTEST = re.compile(r"^[ \t]*>>>.*\n(?:[ \t]*(?!>>>)\S.*\n)*", re.M)
+
+
+def matching_forms(benchmark: str, question: str) -> list[str]:
+    """The texts a question is matched by: the question itself, and for code (``humaneval``) also without its
+    doctest examples (``>>>`` lines and the outputs under them), so that a prompt quoting the signature and the
+    docstring's words matches even with the function renamed (the name fills every example and is left out of
+    the signature too) or the examples left out."""
+    if benchmark != "humaneval":
+        return [question]
+    text = question if question.endswith("\n") else question + "\n"
+    bare = _DEF_NAME.sub("def (", _DOCTEST.sub("", text)).strip()
+    return [question] if bare == question.strip() else [question, bare]

@@ -369,8 +369,14 @@ def describe_index(
     """What a run removes against: the benchmarks, their question counts, the index hash, the methods."""
     return {
         "benchmarks": sources_info
-        or [{"name": b, "questions": index.benchmarks.count(b)} for b in dict.fromkeys(index.benchmarks)],
-        "questions": index.num_questions,
+        or [
+            {
+                "name": b,
+                "questions": len({i for n, i in zip(index.benchmarks, index.ids, strict=True) if n == b}),
+            }
+            for b in dict.fromkeys(index.benchmarks)
+        ],
+        "questions": len(set(zip(index.benchmarks, index.ids, strict=True))),
         "index_hash": index.content_hash[:16],
         "source_filter": sorted(benchmark_sources_filter(options.benchmark)) if options.source_filter else [],
         "methods": list(options.methods),

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from notus_data.decontamination.catalog import KNOWN_BENCHMARKS
+from notus_data.decontamination.catalog import KNOWN_BENCHMARKS, matching_forms
 from notus_data.decontamination.encode import Vocabulary
 from notus_data.decontamination.normalize import (
     BOUNDARY,
@@ -37,7 +37,7 @@ from notus_data.decontamination.normalize import (
     tokenize,
 )
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 
 #: English function words: whatever their frequency in a benchmark, they carry little of a question's meaning.
 STOPWORDS = frozenset(
@@ -69,7 +69,7 @@ KEY_MAX_SHARE = 0.005
 KEY_MIN_DF = 3
 KEY_MIN_QUESTIONS = 50
 #: A word bigram shared by more questions than this does not bring texts in as candidates on its own.
-MAX_BIGRAM_QUESTIONS = 64
+MAX_BIGRAM_QUESTIONS = 16
 
 
 @dataclass(frozen=True)
@@ -155,10 +155,17 @@ class DecontaminationIndex:
             raise ValueError("benchmarks, questions and ids must have the same length")
         if not questions:
             raise ValueError("no benchmark questions to index")
-        self.benchmarks = list(benchmarks)
-        self.questions = list(questions)
-        self.ids = [str(i) for i in ids] if ids is not None else [str(i) for i in range(len(questions))]
-        token_lists = tokenize(pa.array(self.questions, pa.string()))
+        ids = [str(i) for i in ids] if ids is not None else [str(i) for i in range(len(questions))]
+        # A question may be matched by more than one form (code: also without its doctests): one entry each,
+        # all with the question's own text and id.
+        self.benchmarks, self.questions, self.ids, forms = [], [], [], []
+        for b, q, i in zip(benchmarks, questions, ids, strict=True):
+            for form in matching_forms(b, q):
+                self.benchmarks.append(b)
+                self.questions.append(q)
+                self.ids.append(i)
+                forms.append(form)
+        token_lists = tokenize(pa.array(forms, pa.string()))
         words = {w for w in token_lists.flatten().to_pylist() if w and w != BOUNDARY}
         self.vocabulary = Vocabulary([BOUNDARY, "", *sorted(words)])
         self.tokens: Encoded = encode_tokens(token_lists, self.vocabulary.array)
@@ -242,7 +249,8 @@ class DecontaminationIndex:
         self.max_question_len = int(self.question_length.max())
 
         # Weights: base + inverse document frequency over the questions (capped for function words).
-        pairs = np.unique(q_of_token * n_vocab + ids)
+        pairs = np.sort(q_of_token * n_vocab + ids)
+        pairs = pairs[np.append(True, pairs[1:] != pairs[:-1])]
         df = np.bincount(pairs % n_vocab, minlength=n_vocab).astype(np.float64)
         content = _idf(df, n_q)
         self.is_stopword = np.array([w in STOPWORDS for w in self.vocabulary.words], dtype=bool)
@@ -284,10 +292,11 @@ class DecontaminationIndex:
         keys = left[useful] * n_vocab + right[useful]
         owners = q_of_token[:-1][useful]
         key_q = np.unique(np.stack([keys, owners], axis=1), axis=0)
-        self.bigram_count = np.bincount(key_q[:, 1], minlength=n_q)
         self.bigram_keys, key_id = np.unique(key_q[:, 0], return_inverse=True)
         owners_per_key = np.bincount(key_id, minlength=len(self.bigram_keys))
         common = owners_per_key > MAX_BIGRAM_QUESTIONS
+        # A question's share of bigrams counts only those that bring candidates in (not the common ones).
+        self.bigram_count = np.bincount(key_q[:, 1][~common[key_id]], minlength=n_q)
         key_id_kept = key_id[~common[key_id]]
         self.bigram_ptr, self.bigram_questions = _csr(
             key_id_kept, key_q[:, 1][~common[key_id]], len(self.bigram_keys)

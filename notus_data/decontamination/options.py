@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from notus_data.decontamination.catalog import KNOWN_BENCHMARKS, PRESETS
-from notus_data.decontamination.matchers import METHODS, MatchSettings
+from notus_data.decontamination.matchers import DEFAULT_METHODS, METHODS, MatchSettings
 from notus_data.errors import OptionError
 
 
@@ -53,12 +53,25 @@ class DecontaminateOptions:
         None, "split of Hub benchmarks (default: validation for truthfulqa, else test)"
     )
     source_filter: bool = _f(True, "also remove rows whose source is a benchmark's own (truthful_qa)")
-    methods: tuple[str, ...] = _f(METHODS, "matching methods, comma-separated: " + ", ".join(METHODS))
+    methods: tuple[str, ...] = _f(
+        DEFAULT_METHODS,
+        "matching methods, comma-separated: "
+        + ", ".join(METHODS)
+        + " (paraphrase: rewordings, off by default)",
+    )
+    paraphrase_threshold: float = _f(
+        0.7, "paraphrase method: least share of a question's rare-word weight held by one stretch of the text"
+    )
     ngram_size: int = _f(8, "n-gram method: words per n-gram (a shorter question is one n-gram)")
     ngram_threshold: float | None = _f(
         None,
         "n-gram method: least share of a question's n-grams found in one stretch of the text, for every "
         "benchmark (default: per benchmark, 0.8; 0.5 for arena_hard, ifeval, humaneval; 0.6 for gsm8k)",
+    )
+    long_quote_words: int = _f(
+        24,
+        "n-gram method: a text that copies this many words of a question in order (counted as n-grams: 24 "
+        "words hold 17 8-grams) matches whatever the share (a long question quoted in part)",
     )
     near_duplicate_threshold: float | None = _f(
         None,
@@ -105,12 +118,18 @@ class DecontaminateOptions:
             )
         if not isinstance(self.ngram_size, int) or self.ngram_size < 1:
             raise OptionError(f"ngram_size: {self.ngram_size!r} must be an integer >= 1")
-        for name in ("ngram_threshold", "near_duplicate_threshold"):
+        for name in ("ngram_threshold", "near_duplicate_threshold", "paraphrase_threshold"):
             value = getattr(self, name)
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1
             ):
                 raise OptionError(f"{name}: {value!r} must be in (0, 1]")
+        if (
+            isinstance(self.long_quote_words, bool)
+            or not isinstance(self.long_quote_words, int)
+            or self.long_quote_words < 1
+        ):
+            raise OptionError(f"long_quote_words: {self.long_quote_words!r} must be an integer >= 1")
         if not isinstance(self.threads, int) or self.threads < 0:
             raise OptionError(f"threads: {self.threads!r} must be an integer >= 0")
 
@@ -123,7 +142,9 @@ class DecontaminateOptions:
                 None if self.near_duplicate_threshold is None else float(self.near_duplicate_threshold)
             ),
             thresholds=self._thresholds,
+            long_quote_words=self.long_quote_words,
             veto=bool(self.veto),
+            paraphrase_threshold=float(self.paraphrase_threshold),
             threads=self.threads,
         )
 

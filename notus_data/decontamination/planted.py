@@ -159,7 +159,7 @@ def _code_reformat(q: str, rng: random.Random) -> str | None:
     if not m:
         return None
     new_name = rng.choice(["solve", "my_function", "helper", "compute_result"])
-    out = q.replace(m.group(1), new_name).replace("    ", rng.choice(["\t", "  "]))
+    out = re.sub(rf"\b{m.group(1)}\b", new_name, q).replace("    ", rng.choice(["\t", "  "]))
     return rng.choice(["Complete this function:\n", "```python\n", ""]) + out.strip() + "\n"
 
 
@@ -202,7 +202,7 @@ def _one_word(q: str, rng: random.Random, split: str, counts: Counter) -> str | 
 
 def _negatives(q: str, bench: str, rng: random.Random, split: str, counts: Counter, pool) -> list[Case]:
     out = []
-    n_words = len(q.split())
+    n_words = len(re.findall(r"\w+", q))
     spec = KNOWN_BENCHMARKS.get(bench)
     if (spec is None or spec.veto) and n_words <= 35:
         text = _one_word(q, rng, split, counts)
