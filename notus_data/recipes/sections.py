@@ -15,6 +15,7 @@ from typing import Any
 from notus_data.errors import NotusDataError, OptionError, check_numbers
 from notus_data.io.sources import LoadOptions
 from notus_data.sources.format import SourceOptions
+from notus_data.sources.helpsteer2 import PRESETS
 from notus_data.steps.binarize import BinarizeOptions
 
 RECIPES_DIR = Path(__file__).parent
@@ -213,6 +214,8 @@ def coerce(annotation: Any, value: Any, where: str) -> Any:
             return str(value)
         raise bad("a string")
     if typing.get_origin(base) is tuple:
+        if isinstance(value, str) and value.strip() in PRESETS:  # a named weight preset (nvidia-340b)
+            return value.strip()
         args = typing.get_args(base)
         item = args[0] if args else str
         if isinstance(value, str):
