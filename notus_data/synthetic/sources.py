@@ -298,9 +298,14 @@ def write(kind: str, path: str, prompts: int, seed: int = 0) -> int:
                     fh.write(json.dumps(row, ensure_ascii=False) + "\n")
                 rows += table.num_rows
         return rows
-    with pq.ParquetWriter(path, SCHEMAS[kind]) as writer:
+    import json
+
+    about = {"synthetic": True, "description": f"synthetic {kind} rows (notus_data.synthetic.sources, {prompts} "
+             f"prompts, seed {seed}), in the exact schema of the real set"}  # fmt: skip
+    schema = SCHEMAS[kind].with_metadata({"notus_data": json.dumps(about)})
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         for table in iter_blocks(kind, prompts, seed):
-            writer.write_table(table, row_group_size=BLOCK)
+            writer.write_table(table.replace_schema_metadata(schema.metadata), row_group_size=BLOCK)
             rows += table.num_rows
     return rows
 
