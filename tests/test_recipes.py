@@ -39,7 +39,11 @@ def folder_digest(folder: Path) -> dict[str, str]:
 
 def test_bundled_recipes_are_the_published_sets() -> None:
     assert bundled_recipes() == [
+        "armorm-ultrafeedback",
+        "helpsteer2",
+        "hh-rlhf-helpful",
         "multi-binarized",
+        "nectar",
         "notus-chat-clean",
         "notus-cleaned",
         "notus-v1",
@@ -90,9 +94,7 @@ def test_unknown_keys_are_errors_that_name_them(tmp_path: Path) -> None:
     path.write_text("binarize: [1, 2\n")
     with pytest.raises(OptionError, match=r"not valid YAML \(line 2"):
         load_recipe(path)
-    with pytest.raises(
-        OptionError, match=r"neither a bundled recipe \(multi-binarized, notus-chat-clean, notus-cleaned"
-    ):
+    with pytest.raises(OptionError, match=r"neither a bundled recipe \(armorm-ultrafeedback, helpsteer2"):
         load_recipe("notus-v2")
     with pytest.raises(OptionError, match=r"unknown option\(s\) min_margn for recipe notus-v1"):
         resolve_recipe("notus-v1", min_margn=1)

@@ -94,7 +94,12 @@ def test_helpsteer2_preference_file(tmp_path):
         {"prompt": "c", "response_1": "one", "response_2": "two", "preference_strength": 0},
         {"prompt": "d", "response_1": "one", "response_2": "two", "preference_strength": 9},
     ]
-    pairs, report = binarize(pa.Table.from_pylist(rows), min_margin=2)
+    path = tmp_path / "preference.jsonl.gz"  # the file as HelpSteer2 ships it
+    import gzip
+
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.write("".join(json.dumps(r) + "\n" for r in rows))
+    pairs, report = binarize(str(path), min_margin=2)
     got = [(p["instruction"], p["chosen_response"], p["rejected_response"]) for p in pairs.to_list()]
     assert got == [("a", "one", "two"), ("b", "two", "one")]
     assert report.to_dict()["dropped"] == {"tie": 1, "too_few_completions": 1}

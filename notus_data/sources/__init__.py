@@ -35,6 +35,22 @@ FORMATS: dict[str, type[SourceFormat]] = {
 }
 
 
+#: Per format: the data set whose schema it reads, and its rules in one line (the card quotes both).
+DESCRIPTIONS: dict[str, tuple[str, str]] = {
+    "helpsteer2": ("nvidia/HelpSteer2", "rows grouped by exact prompt text in input order; score = the (weighted) "
+                   "mean of the chosen aspect ratings (0-4; default helpfulness, correctness, coherence)"),
+    "helpsteer2-preference": ("nvidia/HelpSteer2 (preference file)", "preference_strength < 0 prefers response_1, "
+                              "> 0 response_2, by |strength|; 0 is a tie"),
+    "nectar": ("berkeley-nest/Nectar", "Human/Assistant turns parsed into messages (unparsable: invalid row); "
+               "score = 8 - rank; answers holding Human:/Assistant: markers excluded"),
+    "hh-rlhf": ("Anthropic/hh-rlhf", "prompt = the longest common prefix ending at 'Assistant: ', as messages; "
+                "chosen/rejected = the final assistant turns; unparsable, empty and identical pairs counted"),
+    "rm-scored": ("a reward-model-scored set (princeton-nlp/llama3-ultrafeedback-armorm and the like)",
+                  "score = all_rm_scores, one per all_generated_responses"),
+    "columns": ("a set read by named columns", "score = the named score column"),
+}  # fmt: skip
+
+
 def detect(names: set[str] | list[str], origin: str = "input") -> str:
     """The source format of an input with columns ``names`` (``ultrafeedback`` for instruction + completions)."""
     names = set(names)
@@ -54,4 +70,13 @@ def make(name: str, **options: Any) -> SourceFormat:
     return FORMATS[name](**options)
 
 
-__all__ = ["FORMATS", "FORMAT_NAMES", "PRESETS", "SourceFormat", "SourceOptions", "detect", "make"]
+__all__ = [
+    "DESCRIPTIONS",
+    "FORMATS",
+    "FORMAT_NAMES",
+    "PRESETS",
+    "SourceFormat",
+    "SourceOptions",
+    "detect",
+    "make",
+]
