@@ -32,7 +32,7 @@ LAYERS = [
             "sources",
         ),
     ),
-    ("io", ("io",)),
+    ("io", ("io", "sources")),
     ("decontamination", ("decontamination",)),
     ("steps", ("steps",)),
     ("engines", ("engines",)),

@@ -20,6 +20,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "compare_command",
         "Compare two binarizations: how often chosen differs.",
     ),
+    "convert": (
+        "notus_data.cli.convert",
+        "convert_command",
+        "Convert pairs from any pairs format to another (trl, kto, llama-factory, ...).",
+    ),
     "decontaminate": (
         "notus_data.cli.decontaminate",
         "decontaminate_command",

@@ -15,7 +15,14 @@ from notus_data.engines import EngineOptions
 from notus_data.io.paths import DEFAULT_BATCH_SIZE, report_path, sidecar_path
 from notus_data.io.rated import load_source
 from notus_data.io.sources import input_paths
-from notus_data.jobs.common import as_dataset, check_load, check_path, engine_kwargs, sink_for
+from notus_data.jobs.common import (
+    as_dataset,
+    check_load,
+    check_path,
+    engine_kwargs,
+    sink_for,
+    write_dataset_info,
+)
 from notus_data.pipeline import Pipeline
 from notus_data.report import Report
 from notus_data.sources import SourceOptions
@@ -154,6 +161,7 @@ def binarize(
         inputs=input_paths([input, *curation.inputs()]), batch_size=batch_size, progress=progress, info=info,
     )  # fmt: skip
     run = pipeline.run(engine, **engine_kwargs(engine_options, num_blocks))
+    write_dataset_info(output, opts.format)
     return finish(run, output)
 
 

@@ -48,7 +48,7 @@ import pyarrow.compute as pc
 
 from notus_data.draws import draw_uniform
 from notus_data.errors import OptionError, check_numbers, number_list
-from notus_data.formats import FORMATS, SCHEMAS, build
+from notus_data.formats import FORMATS, SCHEMAS, build, kto_order
 from notus_data.schema import ASPECTS, column_array, invalid_rows, list_parts
 from notus_data.sources.helpsteer2 import PRESETS
 from notus_data.steps.base import Step, StepResult, outcomes
@@ -265,7 +265,8 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
     """Pairs of one scored canonical batch (see :func:`notus_data.steps.score.score_table`).
 
     Returns ``(pairs, outcomes)``: the pairs in the output format, in input order; and one outcome row per input
-    row (row_index, prompt_id, source, reason (null when the row gave pairs), n_pairs, chosen_index).
+    row (row_index, prompt_id, source, reason (null when the row gave pairs), n_pairs (the rows it gave: its
+    pairs; in ``kto`` its completion rows), chosen_index).
     """
     options = options or BinarizeOptions()
     n = scored.num_rows
@@ -289,7 +290,11 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
     _, _, avg = list_parts(column_array(scored, "avg_rating"))
     _, _, score = list_parts(column_array(scored, "score"))
     models = pc.struct_field(flat, "model")
-    turns = column_array(scored, "prompt_messages") if "prompt_messages" in scored.column_names else None
+    messages = (
+        column_array(scored, "prompt_messages").take(row_take)
+        if "prompt_messages" in scored.column_names
+        else None
+    )
     pairs = build(
         options.format,
         source=column_array(scored, "source").take(row_take),
@@ -303,9 +308,15 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
         rejected_avg_rating=avg.take(rejected_flat),
         chosen_score=score.take(chosen_flat),
         rejected_score=score.take(rejected_flat),
-        prompt_messages=None if turns is None else turns.take(row_take),
+        prompt_messages=messages,
+        group=rows,
     )
     n_pairs = np.bincount(rows, minlength=n).astype(np.int64)
+    if options.format == "kto":  # rows written: the pair's chosen and rejected, each (prompt, text) once
+        kept = kto_order(rows, responses.take(chosen_flat), responses.take(rejected_flat))
+        n_out = np.bincount(rows[kept // 2], minlength=n).astype(np.int64)
+    else:
+        n_out = n_pairs
     first_chosen = np.full(n, -1, dtype=np.int64)
     if len(rows):
         first = np.concatenate([[True], rows[1:] != rows[:-1]])
@@ -316,7 +327,7 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
             prompt_ids,
             column_array(scored, "source"),
             pa.array(reasons, type=pa.string()),
-            pa.array(n_pairs),
+            pa.array(n_out),
             pa.array(first_chosen, mask=first_chosen < 0),
         ],
         schema=OUTCOME_SCHEMA,
