@@ -30,6 +30,7 @@ LAYERS = [
             "critique",
             "progress",
             "synthetic",
+            "sources",
         ),
     ),
     ("io", ("io", "sources")),

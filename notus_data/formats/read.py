@@ -28,7 +28,8 @@ REASONS = {
     "no_prompt": "no prompt: empty prompt text, or chosen/rejected hold only the response",
     "prompt_mismatch": "chosen and rejected do not share the same prompt turns",
     "null_text": "a prompt or response text is null",
-    "prompt_too_long": "the rendered prompt is longer than max_prompt_length tokens",
+    "prompt_too_long": "the rendered prompt is longer than max_prompt_length tokens (with long_prompts=truncate: "
+    "even with its last user turn emptied)",
     "beyond_max_train_rows": "not used: beyond max_train_rows",
     "prompt_fills_max_length": "dropped by TRL: the tokenized prompt alone fills max_length",
 }

@@ -29,6 +29,9 @@ up to 1e-9), ``drop_identical_text`` (a candidate with the same text as the chos
 white space, is no candidate). A row that gives no pair is counted with the first reason that applies:
 ``invalid_row``, ``too_few_completions``, ``below_min_chosen_score``, ``tie``, ``below_margin``, ``identical_text``.
 
+Multi-turn prompts: where the batch has a ``prompt_messages`` column (the conversation up to the last user turn;
+see :mod:`notus_data.sources`), each pair carries its row's turns into the message-list formats.
+
 Randomness: each row's draw is a number ``u`` in [0, 1) that hashes the seed and the first 64 bits of the
 prompt_id (:func:`draw_uniform`); the rejected is the ``floor(u * k)``-th of the ``k`` candidates in list order. It
 depends on the seed and the prompt alone, never on batch size, row order or the number of processes.
@@ -48,6 +51,7 @@ from notus_data.errors import OptionError, check_numbers, number_list
 from notus_data.formats import FORMATS, SCHEMAS, build, kto_order
 from notus_data.length import LengthStats
 from notus_data.schema import ASPECTS, column_array, invalid_rows, list_parts
+from notus_data.sources.helpsteer2 import PRESETS
 from notus_data.steps.base import Finish, Step, StepResult, outcomes
 from notus_data.steps.score import SCORE_SOURCES, ScoreOptions
 
@@ -88,7 +92,9 @@ class BinarizeOptions:
     )
     weights: tuple[float, ...] | None = field(
         default=None,
-        metadata={"help": "one weight per aspect for avg-rating, comma-separated (default: equal)"},
+        metadata={
+            "help": "one weight per aspect, comma-separated (default: equal), or a preset: nvidia-340b (HelpSteer2)"
+        },
     )
     format: str = field(default="notus", metadata={"help": "output columns", "choices": FORMATS})
     min_margin: float = field(
@@ -106,6 +112,8 @@ class BinarizeOptions:
     seed: int = field(default=42, metadata={"help": "seed of the random draws (with the prompt_id)"})
 
     def __post_init__(self) -> None:
+        if isinstance(self.weights, str) and self.weights.strip() in PRESETS:  # a named preset sets both
+            self.aspects, self.weights = PRESETS[self.weights.strip()]
         self.weights = number_list(self.weights, "weights")
         check_numbers(self)
         if self.strategy not in STRATEGIES:
@@ -289,8 +297,8 @@ def _binarize(scored: pa.Table, options: BinarizeOptions) -> tuple[pa.Table, pa.
     _, _, score = list_parts(column_array(scored, "score"))
     models = pc.struct_field(flat, "model")
     pair_source = column_array(scored, "source").take(row_take)
-    lengths = LengthStats()
-    lengths.add(pair_source, responses.take(chosen_flat), responses.take(rejected_flat))
+    length_stats = LengthStats()
+    length_stats.add(pair_source, responses.take(chosen_flat), responses.take(rejected_flat))
     messages = (
         column_array(scored, "prompt_messages").take(row_take)
         if "prompt_messages" in scored.column_names
@@ -333,7 +341,7 @@ def _binarize(scored: pa.Table, options: BinarizeOptions) -> tuple[pa.Table, pa.
         ],
         schema=OUTCOME_SCHEMA,
     )
-    return pairs, outcomes, lengths
+    return pairs, outcomes, length_stats
 
 
 class BinarizeStep(Step):
