@@ -156,3 +156,15 @@ class LengthStats:
             "by_source": {name: self.by_source[name].to_dict() for name in sorted(self.by_source)},
             "histogram": {"edges": edges.tolist(), **self.overall.histogram(edges)},
         }
+
+
+def length_line(summary: dict[str, Any]) -> str | None:
+    """One line for the terminal: how often the chosen response is the longer one, and the effect size."""
+    if not summary or not summary.get("pairs"):
+        return None
+    d = summary["cohens_d"]
+    return (
+        f"length: chosen longer in {summary['chosen_longer']:,} of {summary['pairs']:,} pairs "
+        f"({summary['chosen_longer_share']:.1%}); mean {summary['unit']} chosen {summary['chosen_mean']:,.1f}, "
+        f"rejected {summary['rejected_mean']:,.1f}; Cohen's d {'-' if d is None else f'{d:.2f}'}"
+    )

@@ -14,6 +14,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from notus_data.length import length_line
+
 # Problems kept as examples in the report (all of them are counted).
 MAX_PROBLEM_EXAMPLES = 50
 
@@ -225,6 +227,9 @@ class Report:
         for i, (label, count, _) in enumerate(lines):
             table.add_row(f"{count:,}", f"[bold]{label}[/bold]" if i == len(lines) - 1 else label)
         console.print(table)
+        length = length_line(self.steps.get("binarize", {}).get("length"))
+        if length:
+            console.print(length)
         self.render_problems(console)
 
     def render_problems(self, console: Any) -> None:

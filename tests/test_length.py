@@ -107,3 +107,16 @@ def test_card_has_the_length_section(tmp_path):
     assert "## Length of chosen and rejected responses" in card
     assert "**30 of 30 pairs (100.0%)**" in card
     assert "| s1 | 15 |" in card
+
+
+def test_the_terminal_report_has_the_length_line(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    path = write_parquet(tmp_path / "in.parquet", rows_with_lengths())
+    report = binarize(path, tmp_path / "a.parquet", strategy="best-vs-worst")
+    out = io.StringIO()
+    report.render(Console(file=out, width=200))
+    assert "length: chosen longer in 30 of 30 pairs (100.0%)" in out.getvalue()
+    assert "Cohen's d" in out.getvalue()
