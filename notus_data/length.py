@@ -106,7 +106,7 @@ class _Lengths:
             "cohens_d": r(d),
         }
 
-    def histogram(self, edges: np.ndarray) -> dict[str, list[int]]:
+    def binned(self, edges: np.ndarray) -> dict[str, list[int]]:
         def binned(counts: Counter) -> list[int]:
             keys = np.array(sorted(counts), dtype=np.float64)
             weights = np.array([counts[int(k)] for k in keys], dtype=np.float64)
@@ -148,13 +148,17 @@ class LengthStats:
         top = max([*self.overall.chosen, *self.overall.rejected, 1])
         return np.unique(np.round(np.geomspace(1, max(top, 2) + 1, 31), 3))
 
-    def to_dict(self) -> dict[str, Any]:
+    def histogram(self) -> dict[str, Any]:
+        """Chosen and rejected lengths of every pair in log-spaced bins (the card's plot): edges, counts."""
         edges = self.edges()
+        return {"unit": self.unit, "edges": edges.tolist(), **self.overall.binned(edges)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary of the report's length section, overall and by source."""
         return {
             "unit": self.unit,
             **self.overall.to_dict(),
             "by_source": {name: self.by_source[name].to_dict() for name in sorted(self.by_source)},
-            "histogram": {"edges": edges.tolist(), **self.overall.histogram(edges)},
         }
 
 

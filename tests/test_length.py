@@ -50,7 +50,9 @@ def test_stats_match_a_plain_reference_overall_and_by_source():
         sub = reference([chosen[i] for i in rows], [rejected[i] for i in rows])
         assert {k: got["by_source"][name][k] for k in sub} == sub
     assert got["cohens_d"] > 0  # the chosen were made longer
-    assert sum(got["histogram"]["chosen"]) == 101
+    hist = stats.histogram()
+    assert sum(hist["chosen"]) == sum(hist["rejected"]) == 101
+    assert len(hist["edges"]) == len(hist["chosen"]) + 1
 
 
 def test_merging_in_any_grouping_gives_the_same_stats():
@@ -102,11 +104,13 @@ def test_card_has_the_length_section(tmp_path):
 
     out = tmp_path / "run"
     run("notus-v1", input=str(write_parquet(tmp_path / "in.parquet", rows_with_lengths())), output=out,
-        plots=False, decontaminate=False, splits="train")  # fmt: skip
+        plots=True, decontaminate=False, splits="train")  # fmt: skip
     card = (out / "README.md").read_text()
     assert "## Length of chosen and rejected responses" in card
     assert "**30 of 30 pairs (100.0%)**" in card
     assert "| s1 | 15 |" in card
+    assert "![Length of chosen and rejected responses](plots/length.png)" in card
+    assert (out / "plots" / "length.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_the_terminal_report_has_the_length_line(tmp_path):

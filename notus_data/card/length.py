@@ -63,17 +63,16 @@ def length_section(ctx: CardContext) -> str:
     return "\n".join(lines)
 
 
-def length_figure(length: dict[str, Any]) -> Any:
-    """Chosen and rejected lengths of the pairs (log-spaced bins, overlaid)."""
+def length_figure(hist: dict[str, Any]) -> Any:
+    """Chosen and rejected lengths of the pairs (log-spaced bins, overlaid): a :meth:`LengthStats.histogram`."""
     from notus_data.plots import CHOSEN_COLOR, REJECTED_COLOR, _figure
 
     fig, (ax,) = _figure(6.5, 3.2)
-    hist = length["histogram"]
     edges = np.asarray(hist["edges"], dtype=float)
     for side, color in (("rejected", REJECTED_COLOR), ("chosen", CHOSEN_COLOR)):
         ax.stairs(np.asarray(hist[side], dtype=float), edges, color=color, label=side, linewidth=1.5)
     ax.set_xscale("log")
-    ax.set(title=f"Length of the responses ({length['unit']})", xlabel=length["unit"], ylabel="pairs")
+    ax.set(title=f"Length of the responses ({hist['unit']})", xlabel=hist["unit"], ylabel="pairs")
     ax.legend(frameon=False)
     return fig
 
@@ -83,7 +82,7 @@ def write_length_plot(folder: Path, ctx: CardContext) -> str | None:
     from notus_data.plots import save_png
 
     length = length_summary(ctx)
-    if not length or not length.get("pairs"):
+    if not length or not length.get("pairs") or not ctx.length_histogram:
         return None
-    save_png(length_figure(length), folder / PLOT)
+    save_png(length_figure(ctx.length_histogram), folder / PLOT)
     return f"{folder.name}/{PLOT}"

@@ -203,6 +203,7 @@ class RecipeSink(Sink):
         measured = {
             "scores": stats["scores"].merge(self.scores) if "scores" in stats else self.scores,
             "comparison": stats.get("comparison"),
+            "length": stats.get("length"),
             "flags": self.evidence.get("flags"),
             "decontamination": self.evidence.get("evidence"),
         }
@@ -278,6 +279,7 @@ def _write_card_files(
         comparison=measured["comparison"].to_dict() if measured.get("comparison") is not None else None,
         flags=measured["flags"].to_dict() if measured.get("flags") is not None else None,
         decontamination=measured["decontamination"].to_dict() if measured.get("decontamination") else None,
+        length_histogram=measured["length"].histogram() if measured.get("length") is not None else None,
         files=files,
         rerun=RERUN,
     )
