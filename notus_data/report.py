@@ -27,6 +27,7 @@ REASONS = {
     "tie": "no completion scores strictly lower than the chosen one (or, with notus-drawties or drop_ties, the drawn one ties)",
     "below_margin": "every lower completion is closer to the chosen one than min_margin",
     "identical_text": "every remaining candidate has the same text as the chosen response",
+    "length_ratio": "every remaining candidate is more than max_length_ratio times shorter than the chosen response",
     "not_flagged": "no rule flagged any completion of the prompt",
     "decontaminated": "the prompt matches a benchmark question (see the evidence)",
     # a row of a pairs set (convert, the pairs source) that is no pair
