@@ -140,6 +140,8 @@ def pair_record_ids(prompt_id: pa.Array, chosen: pa.Array, rejected: pa.Array) -
 
 def a_is_chosen(prompt_id: pa.Array, seed: int) -> np.ndarray:
     """True where the chosen response is shown as A (a function of (seed, prompt_id) alone)."""
+    if isinstance(prompt_id, pa.ChunkedArray):
+        prompt_id = prompt_id.combine_chunks()
     return draw_uniform(prompt_id, seed) < 0.5
 
 
