@@ -40,7 +40,11 @@ REASONS = {
 
 
 #: Why a row left by a step's own decision (not for want of a pair): shown as "removed: <reason>".
-REMOVED_REASONS = {"decontaminated": "the prompt matches a benchmark question (see Decontamination)"}
+REMOVED_REASONS = {
+    "decontaminated": "the prompt matches a benchmark question (see Decontamination)",
+    "review_tie": "pair review: the reviewers found both responses as good (no preference to learn)",
+    "review_unusable": "pair review: the reviewers found both responses unusable",
+}
 
 #: The words of each command's accounting, the same in the terminal, the report and the card: what a row is,
 #: what the rows that gave output are, what the output is, and the prefix of a row that gave none.
@@ -58,6 +62,12 @@ VOCABULARY: dict[str, dict[str, str]] = {
                     "none": "not added"},
     "review pull": {"in": "records read", "kept": "records with a decision", "out": "decisions",
                     "none": "no decision"},
+    "review pairs push": {"in": "pairs in", "kept": "records added", "out": "records added", "none": "not added"},
+    "review pairs pull": {"in": "records read", "kept": "records with a decision", "out": "decisions",
+                          "none": "no decision"},
+    "review pairs apply": {"in": "pairs in", "kept": "pairs kept or swapped", "out": "pairs out",
+                           "none": "dropped", "kept_why": "pairs written (reviewed or not)",
+                           "out_why": "pairs written"},
 }  # fmt: skip
 _DEFAULT_WORDS = {"in": "rows in", "kept": "rows with output", "out": "rows out", "none": "no output"}
 
