@@ -20,6 +20,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from notus_data.errors import OptionError, require
+
+#: The unit of each length section of a report.
+UNITS = {"length": "characters", "length_tokens": "tokens"}
 #: Decimals of the summary's means, shares and effect sizes.
 DECIMALS = 4
 
@@ -136,8 +140,11 @@ class LengthStats:
     by_source: dict[str, _Lengths] = field(default_factory=dict)
 
     def add(self, source: pa.Array, chosen: pa.Array, rejected: pa.Array) -> None:
-        """Count pairs: their source and the chosen and rejected texts."""
-        c, r = text_lengths(chosen), text_lengths(rejected)
+        """Count pairs: their source and the chosen and rejected texts (in characters)."""
+        self.add_lengths(source, text_lengths(chosen), text_lengths(rejected))
+
+    def add_lengths(self, source: pa.Array, c: np.ndarray, r: np.ndarray) -> None:
+        """Count pairs: their source and the lengths of the chosen and rejected texts (in ``unit``)."""
         self.overall.add(c, r)
         names = pc.fill_null(source.cast(pa.string()), "unknown")
         if isinstance(names, pa.ChunkedArray):
@@ -172,6 +179,39 @@ class LengthStats:
             **self.overall.to_dict(),
             "by_source": {name: self.by_source[name].to_dict() for name in sorted(self.by_source)},
         }
+
+
+def load_tokenizer(name: str) -> Any:
+    """The tokenizer of ``length_tokenizer`` (a local folder or a Hub id; ``transformers``, the train extra)."""
+    transformers = require("transformers", "train")
+    try:
+        return transformers.AutoTokenizer.from_pretrained(name)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise OptionError(
+            f"length_tokenizer: cannot load a tokenizer from {name!r} ({first}); give a tokenizer folder or Hub id"
+        ) from None
+
+
+def token_lengths(tokenizer: Any, texts: pa.Array) -> np.ndarray:
+    """Tokens of each text (null: 0), without special tokens."""
+    values = pc.fill_null(texts.cast(pa.string()), "").to_pylist()
+    ids = tokenizer(values, add_special_tokens=False)["input_ids"] if values else []
+    return np.fromiter(map(len, ids), dtype=np.int64, count=len(values))
+
+
+def pair_lengths(
+    source: pa.Array, chosen: pa.Array, rejected: pa.Array, tokenizer: Any = None
+) -> dict[str, Any]:
+    """The stats of a batch of pairs: ``length`` (characters) and, with a tokenizer, ``length_tokens``."""
+    stats = {"length": LengthStats()}
+    stats["length"].add(source, chosen, rejected)
+    if tokenizer is not None:
+        stats["length_tokens"] = LengthStats("tokens")
+        stats["length_tokens"].add_lengths(
+            source, token_lengths(tokenizer, chosen), token_lengths(tokenizer, rejected)
+        )
+    return stats
 
 
 def length_line(summary: dict[str, Any]) -> str | None:

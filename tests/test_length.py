@@ -139,3 +139,62 @@ def test_convert_measures_the_same_lengths_as_the_binarize_that_made_the_pairs(t
         made if fmt != "h4" else {**made, "by_source": got["by_source"]}
     )  # h4 has no source column
     assert got["pairs"] == 60 == converted.rows_out
+
+
+def word_tokenizer(folder):
+    """A word-level tokenizer built here (whitespace pre-tokenizer), saved as a transformers tokenizer folder."""
+    pytest.importorskip("transformers")
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordLevel({"[UNK]": 0, "x": 1}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]").save_pretrained(folder)
+    return folder
+
+
+def rows_with_words():
+    rows = []
+    for i in range(20):  # chosen: 5 + i words; rejected: 30 words, written with fewer characters
+        texts = [" ".join(["longestwords"] * (5 + i)), " ".join(["a"] * 30), " ".join(["mid"] * 10)]
+        rows.append(rated(f"q{i}", [5, 2, 3], source="s", texts=texts))
+    return rows
+
+
+@pytest.mark.parametrize("batch_size", [3, 100])
+def test_lengths_in_tokens_when_a_tokenizer_is_given(tmp_path, batch_size):
+    tokenizer = word_tokenizer(tmp_path / "tok")
+    path = write_parquet(tmp_path / "in.parquet", rows_with_words())
+    report = binarize(path, tmp_path / "out.parquet", strategy="best-vs-worst", length_tokenizer=str(tokenizer),
+                      batch_size=batch_size)  # fmt: skip
+    tokens = report.steps["binarize"]["length_tokens"]
+    assert tokens["unit"] == "tokens" and tokens["pairs"] == 20
+    assert tokens["chosen_median"] == float(np.median([5 + i for i in range(20)])) == tokens["chosen_mean"]
+    assert tokens["rejected_median"] == 30.0 and tokens["chosen_longer"] == 0
+    chars = report.steps["binarize"]["length"]
+    assert (
+        chars["unit"] == "characters" and chars["chosen_longer"] == 20
+    )  # longer in characters, not in tokens
+    assert tokens["cohens_d"] < 0 < chars["cohens_d"]
+
+
+def test_a_tokenizer_that_does_not_load_is_a_clear_error(tmp_path):
+    from notus_data.errors import OptionError
+
+    pytest.importorskip("transformers")
+    path = write_parquet(tmp_path / "in.parquet", rows_with_words())
+    with pytest.raises(OptionError, match="length_tokenizer: cannot load a tokenizer from"):
+        binarize(path, tmp_path / "out.parquet", length_tokenizer=str(tmp_path / "missing"))
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_card_has_the_tokens_line(tmp_path):
+    from notus_data.recipes.runner import run
+
+    tokenizer = word_tokenizer(tmp_path / "tok")
+    out = tmp_path / "run"
+    run("notus-v1", input=str(write_parquet(tmp_path / "in.parquet", rows_with_words())), output=out,
+        plots=False, decontaminate=False, splits="train", length_tokenizer=str(tokenizer))  # fmt: skip
+    card = (out / "README.md").read_text()
+    assert f"In tokens (`length_tokenizer: {tokenizer}`): chosen longer in " in card
+    assert "length_tokenizer" in (out / "recipe.yaml").read_text()

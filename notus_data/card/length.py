@@ -42,6 +42,15 @@ def length_section(ctx: CardContext) -> str:
         f"difference (chosen - rejected): **{_fmt(length['cohens_d'], 2)}** (0.2 is small, 0.5 medium, 0.8 large).",
         "",
     ]
+    tokens = ctx.report.get("steps", {}).get("binarize", {}).get("length_tokens")
+    if tokens and tokens.get("pairs"):
+        lines += [
+            f"In tokens (`length_tokenizer: {ctx.recipe.binarize.length_tokenizer}`): chosen longer in "
+            f"{tokens['chosen_longer_share']:.1%} of the pairs; mean chosen {_fmt(tokens['chosen_mean'])}, rejected "
+            f"{_fmt(tokens['rejected_mean'])}; median chosen {_fmt(tokens['chosen_median'])}, rejected "
+            f"{_fmt(tokens['rejected_median'])}; Cohen's d **{_fmt(tokens['cohens_d'], 2)}**.",
+            "",
+        ]
     rows = [
         [
             name,

@@ -30,13 +30,9 @@ white space, is no candidate). A row that gives no pair is counted with the firs
 ``invalid_row``, ``too_few_completions``, ``below_min_chosen_score``, ``tie``, ``below_margin``, ``identical_text``,
 ``length_ratio``.
 
-Length ratio (``max_length_ratio`` R, default off): a pair whose chosen response is more than R times as long
-(characters) as its rejected one is not formed: ``len(chosen) > R * len(rejected)`` (so an empty rejected one is
-too short for any non-empty chosen). ``best-vs-all`` and ``all-pairs`` leave such pairs out; ``best-vs-worst``
-takes the lowest-scoring candidate that passes; the drawing strategies draw as without the option, and where the
-drawn one fails, the rejected is the next candidate that passes, in list order, wrapping around. A pair that
-passes is thus the same pair as without the option. A row left with no such candidate is counted as
-``length_ratio``.
+``max_length_ratio`` R (off by default): no pair with ``len(chosen) > R * len(rejected)`` (characters). The drawing
+strategies draw as without it and, where the drawn one fails, take the next candidate that passes (list order,
+wrapping), so a passing pair is unchanged; the others leave the failing candidates out (``length_ratio``).
 
 Multi-turn prompts: where the batch has a ``prompt_messages`` column (the conversation up to the last user turn;
 see :mod:`notus_data.sources`), each pair carries its row's turns into the message-list formats.
@@ -58,7 +54,7 @@ import pyarrow.compute as pc
 from notus_data.draws import draw_uniform
 from notus_data.errors import OptionError, check_numbers, number_list
 from notus_data.formats import FORMATS, SCHEMAS, build, kto_order
-from notus_data.length import LengthStats, text_lengths
+from notus_data.length import UNITS, LengthStats, load_tokenizer, pair_lengths, text_lengths
 from notus_data.schema import ASPECTS, column_array, invalid_rows, list_parts
 from notus_data.sources.helpsteer2 import PRESETS
 from notus_data.steps.base import Finish, Step, StepResult, outcomes
@@ -121,8 +117,11 @@ class BinarizeOptions:
     max_length_ratio: float | None = field(
         default=None,
         metadata={
-            "help": "form no pair whose chosen is more than this many times as long (characters) as its rejected"
+            "help": "no pair whose chosen is over this many times as long (characters) as its rejected"
         },
+    )
+    length_tokenizer: str | None = field(
+        default=None, metadata={"help": "tokenizer (folder or Hub id): the report's lengths in tokens too"}
     )
     seed: int = field(default=42, metadata={"help": "seed of the random draws (with the prompt_id)"})
 
@@ -319,8 +318,8 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
     return pairs, rows
 
 
-def _binarize(scored: pa.Table, options: BinarizeOptions) -> tuple[pa.Table, pa.Table, LengthStats]:
-    """:func:`binarize_table`, and the lengths of the pairs' chosen and rejected responses."""
+def _binarize(scored: pa.Table, options: BinarizeOptions, tokenizer: Any = None) -> tuple:
+    """:func:`binarize_table`, and the stats of the pairs' lengths (:func:`notus_data.length.pair_lengths`)."""
     n = scored.num_rows
     completions = column_array(scored, "completions")
     lengths, starts, flat = list_parts(completions)
@@ -346,8 +345,9 @@ def _binarize(scored: pa.Table, options: BinarizeOptions) -> tuple[pa.Table, pa.
     _, _, score = list_parts(column_array(scored, "score"))
     models = pc.struct_field(flat, "model")
     pair_source = column_array(scored, "source").take(row_take)
-    length_stats = LengthStats()
-    length_stats.add(pair_source, responses.take(chosen_flat), responses.take(rejected_flat))
+    length_stats = pair_lengths(
+        pair_source, responses.take(chosen_flat), responses.take(rejected_flat), tokenizer
+    )
     messages = (
         column_array(scored, "prompt_messages").take(row_take)
         if "prompt_messages" in scored.column_names
@@ -403,12 +403,18 @@ class BinarizeStep(Step):
     def __init__(self, options: BinarizeOptions | None = None) -> None:
         self.options = options or BinarizeOptions()
         self.schema = SCHEMAS[self.options.format]
+        self.tokenizer: Any = None
+
+    def setup(self) -> None:
+        if self.options.length_tokenizer:
+            self.tokenizer = load_tokenizer(self.options.length_tokenizer)
 
     def process(self, table: pa.Table, start: int) -> StepResult:
-        pairs, rows, lengths = _binarize(table, self.options)
+        pairs, rows, lengths = _binarize(table, self.options, self.tokenizer)
         done = outcomes(rows.column("source"), rows.column("reason"), rows.column("n_pairs"))
-        return StepResult(pairs, outcomes=done, stats={"length": lengths})
+        return StepResult(pairs, outcomes=done, stats=lengths)
 
     def finish(self, stats: dict[str, Any]) -> Finish:
-        """The length section of the report (:mod:`notus_data.length`)."""
-        return Finish(counts={"length": stats.get("length", LengthStats()).to_dict()})
+        """The length sections of the report (:mod:`notus_data.length`): characters, and tokens if asked."""
+        names = ("length", "length_tokens") if self.options.length_tokenizer else ("length",)
+        return Finish(counts={name: stats.get(name, LengthStats(UNITS[name])).to_dict() for name in names})
