@@ -3,8 +3,8 @@
 For every pair the length of the chosen and of the rejected response is counted in characters (Unicode code
 points of the text). :class:`LengthStats` keeps, overall and by source: the pairs, how many have the chosen longer
 (and how many equal), the sums of both lengths and of the squared differences (exact integers), and the count of
-each length (for exact medians; the number of distinct lengths is bounded by the longest text, not by the number
-of pairs). It merges by adding, so it is the same whatever the batch size or the number of workers.
+each length as sorted numpy arrays (for exact medians; the number of distinct lengths is bounded by the longest
+text, not by the number of pairs). It merges by adding, so it is the same whatever the batch size or the number of workers.
 
 The summary (:meth:`LengthStats.to_dict`): ``chosen_longer_share``, the mean and median length of chosen and
 rejected, the mean difference (chosen - rejected) and the paired Cohen's d: the mean difference divided by the
@@ -13,7 +13,6 @@ standard deviation of the differences (n - 1 in the denominator). Positive d: ch
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,19 +33,33 @@ def text_lengths(texts: pa.Array) -> np.ndarray:
     )
 
 
-def _counts(values: np.ndarray) -> Counter:
+#: A histogram of lengths: (sorted distinct lengths, how many of each), int64 arrays.
+Counts = tuple[np.ndarray, np.ndarray]
+
+
+def _empty() -> Counts:
+    return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+
+
+def _counts(values: np.ndarray) -> Counts:
     keys, counts = np.unique(values, return_counts=True)
-    return Counter(dict(zip(keys.tolist(), counts.tolist(), strict=True)))
+    return keys.astype(np.int64), counts.astype(np.int64)
 
 
-def _median(counts: Counter, n: int) -> float | None:
+def _combine(a: Counts, b: Counts) -> Counts:
+    keys, inverse = np.unique(np.concatenate([a[0], b[0]]), return_inverse=True)
+    counts = np.zeros(len(keys), dtype=np.int64)
+    np.add.at(counts, inverse, np.concatenate([a[1], b[1]]))
+    return keys, counts
+
+
+def _median(counts: Counts, n: int) -> float | None:
     if n == 0:
         return None
-    keys = sorted(counts)
-    cum = np.cumsum([counts[k] for k in keys])
+    keys, cum = counts[0], np.cumsum(counts[1])
     lo = keys[int(np.searchsorted(cum, (n - 1) // 2, side="right"))]
     hi = keys[int(np.searchsorted(cum, n // 2, side="right"))]
-    return (lo + hi) / 2
+    return (int(lo) + int(hi)) / 2
 
 
 @dataclass
@@ -59,8 +72,8 @@ class _Lengths:
     chosen_sum: int = 0
     rejected_sum: int = 0
     diff_sq_sum: int = 0
-    chosen: Counter = field(default_factory=Counter)
-    rejected: Counter = field(default_factory=Counter)
+    chosen: Counts = field(default_factory=_empty)
+    rejected: Counts = field(default_factory=_empty)
 
     def add(self, chosen: np.ndarray, rejected: np.ndarray) -> None:
         diff = chosen - rejected
@@ -70,15 +83,15 @@ class _Lengths:
         self.chosen_sum += int(chosen.sum())
         self.rejected_sum += int(rejected.sum())
         self.diff_sq_sum += int((diff * diff).sum())  # exact in int64 for any batch of real texts
-        self.chosen.update(_counts(chosen))
-        self.rejected.update(_counts(rejected))
+        self.chosen = _combine(self.chosen, _counts(chosen))
+        self.rejected = _combine(self.rejected, _counts(rejected))
 
     def merge(self, other: _Lengths) -> _Lengths:
         out = _Lengths()
         for name in ("pairs", "chosen_longer", "equal", "chosen_sum", "rejected_sum", "diff_sq_sum"):
             setattr(out, name, getattr(self, name) + getattr(other, name))
-        out.chosen = self.chosen + other.chosen
-        out.rejected = self.rejected + other.rejected
+        out.chosen = _combine(self.chosen, other.chosen)
+        out.rejected = _combine(self.rejected, other.rejected)
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,9 +120,8 @@ class _Lengths:
         }
 
     def binned(self, edges: np.ndarray) -> dict[str, list[int]]:
-        def binned(counts: Counter) -> list[int]:
-            keys = np.array(sorted(counts), dtype=np.float64)
-            weights = np.array([counts[int(k)] for k in keys], dtype=np.float64)
+        def binned(counts: Counts) -> list[int]:
+            keys, weights = counts[0].astype(np.float64), counts[1].astype(np.float64)
             return np.histogram(np.maximum(keys, 1), bins=edges, weights=weights)[0].astype(int).tolist()
 
         return {"chosen": binned(self.chosen), "rejected": binned(self.rejected)}
@@ -145,7 +157,7 @@ class LengthStats:
 
     def edges(self) -> np.ndarray:
         """Log-spaced bin edges over the lengths seen (for the card's plot)."""
-        top = max([*self.overall.chosen, *self.overall.rejected, 1])
+        top = int(max(self.overall.chosen[0].max(initial=1), self.overall.rejected[0].max(initial=1)))
         return np.unique(np.round(np.geomspace(1, max(top, 2) + 1, 31), 3))
 
     def histogram(self) -> dict[str, Any]:

@@ -238,7 +238,7 @@ class Report:
         for i, (label, count, _) in enumerate(lines):
             table.add_row(f"{count:,}", f"[bold]{label}[/bold]" if i == len(lines) - 1 else label)
         console.print(table)
-        length = length_line(self.steps.get("binarize", {}).get("length"))
+        length = next((length_line(s["length"]) for s in self.steps.values() if s.get("length")), None)
         if length:
             console.print(length)
         self.render_problems(console)

@@ -79,6 +79,22 @@ def _binarize_cases() -> list[Case]:
             Case(f"binarize-{name}", ("binarize", "{in}", "{out}/pairs.parquet", *extra), ("pairs.parquet",),
                  "pairs.report.json")
         )  # fmt: skip
+    for fmt in ("trl", "kto", "openrlhf"):  # the trainers' formats (jsonl: bytes independent of pyarrow)
+        cases.append(
+            Case(f"binarize-format-{fmt}", ("binarize", "{in}", "{out}/pairs.jsonl", "--format", fmt,
+                 "--strategy", "best-vs-all"), ("pairs.jsonl",), "pairs.report.json")
+        )  # fmt: skip
+    cases += [
+        Case("binarize-format-llama-factory", ("binarize", "{in}", "{out}/pairs.jsonl", "--format", "llama-factory"),
+             ("pairs.jsonl", "dataset_info.json"), "pairs.report.json"),
+        Case("binarize-max-length-ratio", ("binarize", "{in}", "{out}/pairs.parquet", "--max-length-ratio", "2"),
+             ("pairs.parquet",), "pairs.report.json"),
+        Case("convert-h4-trl", ("convert", "{work}/h4.jsonl", "{out}/pairs.jsonl", "--format", "trl"),
+             ("pairs.jsonl",), "pairs.report.json", setup=lambda w: _h4_pairs(w)),
+        Case("convert-h4-llama-factory",
+             ("convert", "{work}/h4.jsonl", "{out}/pairs.jsonl", "--format", "llama-factory", "--batch-size", "9"),
+             ("pairs.jsonl", "dataset_info.json"), "pairs.report.json", setup=lambda w: _h4_pairs(w)),
+    ]  # fmt: skip
     cases += [
         Case("binarize-jsonl-out", ("binarize", "{in}", "{out}/pairs.jsonl", "--format", "h4"), ("pairs.jsonl",),
              "pairs.report.json"),

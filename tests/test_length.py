@@ -124,3 +124,18 @@ def test_the_terminal_report_has_the_length_line(tmp_path):
     report.render(Console(file=out, width=200))
     assert "length: chosen longer in 30 of 30 pairs (100.0%)" in out.getvalue()
     assert "Cohen's d" in out.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["notus", "h4", "llama-factory"])
+def test_convert_measures_the_same_lengths_as_the_binarize_that_made_the_pairs(tmp_path, fmt):
+    from notus_data.jobs.convert import convert
+
+    path = write_parquet(tmp_path / "in.parquet", rows_with_lengths())
+    pairs = tmp_path / f"pairs.{fmt}.parquet"
+    made = binarize(path, pairs, strategy="best-vs-all", format=fmt).steps["binarize"]["length"]
+    converted = convert(pairs, tmp_path / "out.jsonl", format="trl", batch_size=7)
+    got = converted.steps["convert"]["length"]
+    assert got == (
+        made if fmt != "h4" else {**made, "by_source": got["by_source"]}
+    )  # h4 has no source column
+    assert got["pairs"] == 60 == converted.rows_out
