@@ -235,6 +235,8 @@ def test_pair_review_loop_end_to_end(argilla_stack, monkeypatch, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "0 pair records added to 'pairs-loop'" in result.output and "(6 already there)" in result.output
+    again = push_pairs(pairs_file, dataset="pairs-loop", min_submitted=2)
+    assert any("exists with min_submitted 1" in w for w in again.info["warnings"])
 
     ds = argilla_stack.owner_client().datasets(name="pairs-loop", workspace="argilla")
     records = {r.id: r for r in ds.records(with_responses=False)}
