@@ -14,6 +14,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from notus_data.length import length_line
+
 # Problems kept as examples in the report (all of them are counted).
 MAX_PROBLEM_EXAMPLES = 50
 
@@ -25,6 +27,7 @@ REASONS = {
     "tie": "no completion scores strictly lower than the chosen one (or, with notus-drawties or drop_ties, the drawn one ties)",
     "below_margin": "every lower completion is closer to the chosen one than min_margin",
     "identical_text": "every remaining candidate has the same text as the chosen response",
+    "length_ratio": "every remaining candidate is more than max_length_ratio times shorter than the chosen response",
     "not_flagged": "no rule flagged any completion of the prompt",
     "decontaminated": "the prompt matches a benchmark question (see the evidence)",
     # a row of a pairs set (convert, the pairs source) that is no pair
@@ -235,6 +238,9 @@ class Report:
         for i, (label, count, _) in enumerate(lines):
             table.add_row(f"{count:,}", f"[bold]{label}[/bold]" if i == len(lines) - 1 else label)
         console.print(table)
+        length = length_line(self.steps.get("binarize", {}).get("length"))
+        if length:
+            console.print(length)
         self.render_problems(console)
 
     def render_problems(self, console: Any) -> None:

@@ -32,7 +32,7 @@ from notus_data.progress import progress_bar
 from notus_data.report import Report
 from notus_data.review.client import ArgillaConnectionError, ConnectionOptions, connect, fail
 from notus_data.schema import sha256_hex
-from notus_data.sources.pairs import load_pairs
+from notus_data.io.pairs import load_pairs
 
 MAX_BATCH = 500
 ANSWERS = {

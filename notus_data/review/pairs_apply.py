@@ -36,7 +36,7 @@ from notus_data.progress import progress_bar
 from notus_data.report import Report
 from notus_data.review.pairs import ANSWERS, pair_record_ids
 from notus_data.schema import sha256_hex
-from notus_data.sources.pairs import load_pairs, read_pairs
+from notus_data.io.pairs import load_pairs, read_pairs
 
 DROPS = {"tie": "review_tie", "unusable": "review_unusable"}
 PAIR_CHANGES_SCHEMA = pa.schema(
