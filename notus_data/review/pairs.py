@@ -28,11 +28,11 @@ import pyarrow.compute as pc
 
 from notus_data.draws import draw_uniform
 from notus_data.errors import OptionError, check_numbers
+from notus_data.io.pairs import load_pairs
 from notus_data.progress import progress_bar
 from notus_data.report import Report
 from notus_data.review.client import ArgillaConnectionError, ConnectionOptions, connect, fail
 from notus_data.schema import sha256_hex
-from notus_data.io.pairs import load_pairs
 
 MAX_BATCH = 500
 ANSWERS = {
@@ -159,7 +159,7 @@ def render_prompt(messages: list[dict[str, Any]] | None, prompt: str | None) -> 
 
 
 def build_pair_records(pairs: pa.Table, ids: list[str], a_chosen: np.ndarray) -> list[Any]:
-    """``argilla.Record`` objects for pairs (:data:`~notus_data.sources.pairs.PAIRS_SCHEMA` rows)."""
+    """``argilla.Record`` objects for pairs (:data:`~notus_data.io.pairs.PAIRS_SCHEMA` rows)."""
     import argilla as rg
 
     a_text = pc.if_else(pa.array(a_chosen), pairs.column("chosen"), pairs.column("rejected"))
@@ -233,7 +233,7 @@ def push_pairs(
     progress: bool = False,
     **options: Any,
 ) -> Report:
-    """Push the pairs of ``input`` (a pairs set in any format :func:`~notus_data.sources.pairs.load_pairs` reads:
+    """Push the pairs of ``input`` (a pairs set in any format :func:`~notus_data.io.pairs.load_pairs` reads:
     the output of ``binarize`` or ``run``) to the pair review dataset, A/B in the drawn order.
 
     Report: pairs read (``rows_in``), records added (``rows_out``); the others counted by reason: the pairs

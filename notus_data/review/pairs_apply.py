@@ -31,12 +31,12 @@ import pyarrow.compute as pc
 from notus_data.errors import SchemaError
 from notus_data.io import AtomicWriter, guard_outputs, read_table, report_path
 from notus_data.io.atomic import write_report
+from notus_data.io.pairs import load_pairs, read_pairs
 from notus_data.io.paths import sidecar_path
 from notus_data.progress import progress_bar
 from notus_data.report import Report
 from notus_data.review.pairs import ANSWERS, pair_record_ids
 from notus_data.schema import sha256_hex
-from notus_data.io.pairs import load_pairs, read_pairs
 
 DROPS = {"tie": "review_tie", "unusable": "review_unusable"}
 PAIR_CHANGES_SCHEMA = pa.schema(
