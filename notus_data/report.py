@@ -43,7 +43,7 @@ VOCABULARY: dict[str, dict[str, str]] = {
     "decontaminate": {"in": "rows in", "kept": "rows kept", "out": "rows out", "none": "removed"},
     "flag": {"in": "prompts in", "kept": "prompts with flagged completions", "out": "flagged completions",
              "none": "prompts with none"},
-    "review push": {"in": "flagged completions in", "kept": "records added", "out": "records added",
+    "review push": {"in": "flagged completions in", "kept": "flagged completions sent", "out": "records added",
                     "none": "not added"},
     "review pull": {"in": "records read", "kept": "records with a decision", "out": "decisions",
                     "none": "no decision"},

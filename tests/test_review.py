@@ -268,9 +268,11 @@ def test_review_loop_end_to_end(argilla_stack, monkeypatch, tmp_path, caplog):
     assert keys == {("P1", 0), ("P2", 0), ("P3", 0), ("P5", 0), ("P5", 1)}
 
     # push, then push again: nothing is added twice
-    first = push(flagged, dataset="loop", batch_size=2)
+    first = push(flagged, level="completion", dataset="loop", batch_size=2)
     assert first.rows_out == len(flagged_rows) and first.info["dataset_created"] is True
-    result = CliRunner().invoke(review_group, ["push", str(flagged), "--dataset", "loop", "--quiet"])
+    result = CliRunner().invoke(
+        review_group, ["push", str(flagged), "--dataset", "loop", "--level", "completion", "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     assert f"0 records added to 'loop' at {argilla_stack.api_url} ({len(flagged_rows)} already there)" in (
         result.output
@@ -384,9 +386,11 @@ def test_push_reuses_a_dataset_and_respects_reasons_and_limit(argilla_stack, mon
     monkeypatch.setenv("ARGILLA_API_KEY", argilla_stack.api_key)
     flagged = tmp_path / "flagged.parquet"
     flag(write_parquet(tmp_path / "uf.parquet", loop_rows()), flagged)
-    only_bug = push(flagged, dataset="partial", reasons="score10_low_rating,score10_mid_rating")
+    only_bug = push(
+        flagged, level="completion", dataset="partial", reasons="score10_low_rating,score10_mid_rating"
+    )
     assert only_bug.rows_out == 2 and only_bug.dropped["reason_not_selected"] == only_bug.rows_in - 2
-    more = push(flagged, dataset="partial", limit=1)
+    more = push(flagged, level="completion", dataset="partial", limit=1)
     assert more.info["dataset_created"] is False and more.info["records_before"] == 2
     assert more.rows_out == 1 and more.dropped["already_in_dataset"] == 2
     assert len(records_by_id(argilla_stack.owner_client(), "partial")) == 3
@@ -403,7 +407,7 @@ def test_push_reuses_a_dataset_and_respects_reasons_and_limit(argilla_stack, mon
     ).create()
     assert other is not None
     with pytest.raises(ArgillaConnectionError, match="no notus-data review dataset.*question 'verdict'"):
-        push(flagged, dataset="not-review")
+        push(flagged, level="completion", dataset="not-review")
 
 
 def test_pull_pages_through_the_records(argilla_stack, monkeypatch, tmp_path):
@@ -411,7 +415,7 @@ def test_pull_pages_through_the_records(argilla_stack, monkeypatch, tmp_path):
     monkeypatch.setenv("ARGILLA_API_KEY", argilla_stack.api_key)
     flagged = tmp_path / "flagged.parquet"
     flag(write_parquet(tmp_path / "uf.parquet", loop_rows()), flagged)
-    push(flagged, dataset="paging")
+    push(flagged, level="completion", dataset="paging")
     annotator = argilla_stack.create_annotator("pager")
     records = sorted(records_by_id(argilla_stack.owner_client(), "paging").values(), key=lambda r: r.id)
     assert len(records) == 5
@@ -436,7 +440,7 @@ def test_a_failing_later_page_gives_one_line_without_the_key(argilla_stack, monk
     monkeypatch.setenv("ARGILLA_API_KEY", argilla_stack.api_key)
     flagged = tmp_path / "flagged.parquet"
     flag(write_parquet(tmp_path / "uf.parquet", loop_rows()), flagged)
-    push(flagged, dataset="failing-page")
+    push(flagged, level="completion", dataset="failing-page")
 
     class FailLaterPages(httpx.BaseTransport):
         def __init__(self, inner):

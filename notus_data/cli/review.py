@@ -30,7 +30,8 @@ def review_group() -> None:
 @quiet_option
 @handle_errors
 def push_command(flagged: str, quiet: bool, **options: object) -> None:
-    """Push FLAGGED (the output of `notus-data flag`) to the Argilla review dataset, creating it if needed.
+    """Push FLAGGED (the output of `notus-data flag`) to the Argilla review dataset, creating it if needed:
+    one record per flagged prompt with all its completions (--level completion: one per flagged completion).
     Records already there are left as they are, so pushing twice adds nothing twice.
 
     \b
@@ -41,6 +42,8 @@ def push_command(flagged: str, quiet: bool, **options: object) -> None:
     report = push(flagged, **options)
     if not quiet:
         report.render()
+    for warning in report.info.get("warnings", []):
+        click.echo(f"warning: {warning}", err=True)
     click.echo(
         f"{report.rows_out:,} records added to '{report.info['dataset']}' at {report.info['api_url']} "
         f"({report.dropped.get('already_in_dataset', 0):,} already there)",
