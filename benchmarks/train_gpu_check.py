@@ -27,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from notus_data.train.tiny import make_tiny_model  # noqa: E402
+
 DEFAULT_PAIRS = ROOT.parent / "shared" / "data" / "ultrafeedback-pairs" / "train_clean.jsonl"
 
 
@@ -55,43 +57,6 @@ def write_h4(pairs: Path, rows: int, out: Path) -> list[str]:
     table = table.append_column("messages", table.column("chosen"))
     pq.write_table(table, out)
     return [r["prompt"] + "\n" + r["chosen"] + "\n" + r["rejected"] for r in records]
-
-
-def build_model(folder: Path, texts: list[str], hidden: int, layers: int, vocab: int) -> Path:
-    """A random-init Llama and a byte-level BPE tokenizer trained on ``texts`` (no downloads)."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(
-        texts,
-        trainers.BpeTrainer(
-            vocab_size=vocab,
-            special_tokens=["</s>", "<|system|>", "<|user|>", "<|assistant|>"],
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-            show_progress=False,
-        ),
-    )
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="</s>")
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden,
-        intermediate_size=hidden * 4,
-        num_hidden_layers=layers,
-        num_attention_heads=max(1, hidden // 64),
-        num_key_value_heads=max(1, hidden // 64),
-        max_position_embeddings=2048,
-        bos_token_id=None,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(config)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -135,7 +100,13 @@ def main(argv: list[str] | None = None) -> dict:
     args.work.mkdir(parents=True)
     dataset = args.work / "pairs.parquet"
     texts = write_h4(args.pairs, args.rows, dataset)
-    model = args.model or build_model(args.work / "model", texts, args.hidden, args.layers, args.vocab)
+    model = args.model or make_tiny_model(
+        args.work / "model",
+        texts=texts,
+        vocab_size=args.vocab,
+        hidden_size=args.hidden,
+        num_layers=args.layers,
+    )
 
     overrides = {
         "max_steps": args.steps,

@@ -24,6 +24,7 @@ _EXPORTS = {
     "binarize": "notus_data.jobs.binarize",
     "flag": "notus_data.jobs.flag",
     "decontaminate": "notus_data.jobs.decontaminate",
+    "convert": "notus_data.jobs.convert",
     "compare": "notus_data.jobs.compare",
     "explain": "notus_data.jobs.explain",
     "publish": "notus_data.jobs.publish",

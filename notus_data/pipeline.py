@@ -163,6 +163,9 @@ class Pipeline:
 
     def source_columns(self) -> set[str] | None:
         """The columns the source gives (None where unknown before the first batch)."""
+        given = getattr(self.source, "given_columns", None)
+        if given is not None:
+            return set(given)
         if getattr(self.source, "layout", None) is not None or hasattr(self.source, "with_critique"):
             names = set(CANONICAL_SCHEMA.names)
             return names | {"completions.critique"} if self.source.with_critique else names

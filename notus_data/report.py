@@ -27,6 +27,12 @@ REASONS = {
     "identical_text": "every remaining candidate has the same text as the chosen response",
     "not_flagged": "no rule flagged any completion of the prompt",
     "decontaminated": "the prompt matches a benchmark question (see the evidence)",
+    # a row of a pairs set (convert, the pairs source) that is no pair
+    "empty_conversation": "chosen or rejected is null or has no turns",
+    "last_turn_not_assistant": "the last turn of chosen or rejected is not an assistant turn",
+    "no_prompt": "no prompt: empty prompt text, or chosen/rejected hold only the response",
+    "prompt_mismatch": "chosen and rejected do not share the same prompt turns",
+    "null_text": "a prompt or response text is null",
 }
 
 
@@ -41,6 +47,8 @@ VOCABULARY: dict[str, dict[str, str]] = {
     "run": {"in": "rows in", "kept": "rows with pairs", "out": "pairs out", "none": "no pair",
             "kept_why": "rows that gave at least one pair", "out_why": "chosen/rejected pairs written"},
     "decontaminate": {"in": "rows in", "kept": "rows kept", "out": "rows out", "none": "removed"},
+    "convert": {"in": "rows in", "kept": "pairs converted", "out": "rows out", "none": "no pair",
+                "kept_why": "input rows that are pairs", "out_why": "rows written in the output format"},
     "flag": {"in": "prompts in", "kept": "prompts with flagged completions", "out": "flagged completions",
              "none": "prompts with none"},
     "review push": {"in": "flagged completions in", "kept": "flagged completions sent", "out": "records added",

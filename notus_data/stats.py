@@ -22,6 +22,10 @@ PAIR_SCORE_COLUMNS = {
     "notus": ("chosen_score", "rejected_score", "ranking"),
     "cleaned": ("chosen-rating", "rejected-rating", "avg-rating"),
     "h4": ("score_chosen", "score_rejected", "ranking"),
+    "trl": ("score_chosen", "score_rejected", "ranking"),
+    "llama-factory": ("score_chosen", "score_rejected", "ranking"),
+    "openrlhf": (None, None, "ranking"),  # only the margin
+    "kto": ("score", "score", "ranking"),  # one score a row; ``label`` tells chosen from rejected
 }
 #: Characters of a quoted text (prompt, critique) in the card.
 QUOTE_CHARS = 160
@@ -120,6 +124,19 @@ class ScoreStats:
 
     def add_pairs(self, pairs: pa.Table) -> None:
         chosen_name, rejected_name, _ = PAIR_SCORE_COLUMNS[self.pair_format]
+        if self.pair_format == "openrlhf":  # the margin alone
+            self.margin.add(pairs.column("margin").to_numpy(zero_copy_only=False).astype(np.float64))
+            self.pairs += pairs.num_rows
+            return
+        if self.pair_format == "kto":  # unpaired rows: the chosen and rejected score histograms only
+            score = pairs.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
+            label = pairs.column("label").to_numpy(zero_copy_only=False).astype(bool)
+            self.chosen.add(score[label])
+            self.rejected.add(score[~label])
+            self.chosen_sum += float(np.nansum(score[label]))
+            self.rejected_sum += float(np.nansum(score[~label]))
+            self.pairs += pairs.num_rows
+            return
         chosen = pairs.column(chosen_name).to_numpy().astype(np.float64)
         rejected = pairs.column(rejected_name).to_numpy().astype(np.float64)
         self.chosen.add(chosen)

@@ -149,7 +149,32 @@ def _other_cases() -> list[Case]:
     ]  # fmt: skip
 
 
-CASES = _binarize_cases() + _other_cases()
+def _source_cases() -> list[Case]:
+    """The other source formats (docs/sources.md), on the synthetic samples in data/."""
+    return [
+        Case("binarize-helpsteer2", ("binarize", "{helpsteer2}", "{out}/pairs.parquet", "--format", "cleaned"),
+             ("pairs.parquet",), "pairs.report.json"),
+        Case("binarize-helpsteer2-340b",
+             ("binarize", "{helpsteer2}", "{out}/pairs.parquet", "--weights", "nvidia-340b", "--strategy", "all-pairs"),
+             ("pairs.parquet",), "pairs.report.json"),
+        Case("binarize-nectar", ("binarize", "{nectar}", "{out}/pairs.jsonl", "--format", "cleaned"),
+             ("pairs.jsonl",), "pairs.report.json"),
+        Case("binarize-hh-rlhf", ("binarize", "{hh}", "{out}/pairs.parquet", "--format", "h4"),
+             ("pairs.parquet",), "pairs.report.json"),
+        Case("binarize-rm-scored-columns",
+             ("binarize", "{rm}", "{out}/pairs.parquet", "--columns",
+              "prompt=prompt,responses=all_generated_responses,scores=all_rm_scores", "--lower-is-better"),
+             ("pairs.parquet",), "pairs.report.json"),
+        Case("run-nectar", ("run", "nectar", "--input", "{nectar}", "--output", "{out}/run", "--no-plots"),
+             ("run",), "run/report.json"),
+        Case("run-armorm-ultrafeedback",
+             ("run", "armorm-ultrafeedback", "--input", "{rm}", "--output", "{out}/run", "--no-plots"),
+             ("run",), "run/report.json"),
+    ]  # fmt: skip
+
+
+SOURCE_SAMPLES = {"helpsteer2": "helpsteer2", "nectar": "nectar", "hh": "hh-rlhf", "rm": "rm-scored"}
+CASES = _binarize_cases() + _other_cases() + _source_cases()
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -214,7 +239,8 @@ def make_inputs(work: Path) -> dict[str, str]:
     from notus_data import synthetic
 
     (work / "data").mkdir(parents=True, exist_ok=True)
-    for source in (SAMPLE, TRUTHFULQA):
+    samples = [REPO / "data" / f"{kind}-sample.parquet" for kind in SOURCE_SAMPLES.values()]
+    for source in (SAMPLE, TRUTHFULQA, *samples):
         if not (work / "data" / source.name).exists():
             shutil.copyfile(source, work / "data" / source.name)
     if not (work / "data" / "generated.parquet").exists():
@@ -222,7 +248,8 @@ def make_inputs(work: Path) -> dict[str, str]:
     if not (work / "data" / "generated.jsonl").exists():
         synthetic.write_jsonl(work / "data" / "generated.jsonl", 600, seed=5)
     return {"in": f"data/{SAMPLE.name}", "gen": "data/generated.parquet", "genjsonl": "data/generated.jsonl",
-            "tqa": f"data/{TRUTHFULQA.name}", "work": "data"}  # fmt: skip
+            "tqa": f"data/{TRUTHFULQA.name}", "work": "data",
+            **{key: f"data/{kind}-sample.parquet" for key, kind in SOURCE_SAMPLES.items()}}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------- running

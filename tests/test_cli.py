@@ -15,6 +15,7 @@ from notus_data.cli import COMMANDS, main
 from notus_data.engines import EngineOptions
 from notus_data.io import LoadOptions
 from notus_data.jobs.binarize import CurationOptions, binarize
+from notus_data.sources import SourceOptions
 from notus_data.steps.binarize import BinarizeOptions
 from notus_data.steps.compare import CompareOptions
 
@@ -57,7 +58,7 @@ def test_binarize_and_compare_options_are_the_library_keywords():
     binarize_cmd = importlib.import_module("notus_data.cli.binarize").binarize_command
     fields = {
         f.name
-        for cls in (BinarizeOptions, CurationOptions, LoadOptions, EngineOptions)
+        for cls in (BinarizeOptions, CurationOptions, SourceOptions, LoadOptions, EngineOptions)
         for f in dataclasses.fields(cls)
     }
     assert option_names(binarize_cmd) - CLI_ONLY == fields

@@ -254,7 +254,7 @@ def test_bad_options_and_benchmarks_are_clear_errors(tmp_path):
         DecontaminateOptions(near_duplicate_threshold=1.5)
     with pytest.raises(NotusDataError, match="not a known benchmark"):
         resolve_benchmarks(("mmlu",))
-    bad = write_jsonl(tmp_path / "q.jsonl", [{"prompt": "a", "id": "x"}])
+    bad = write_jsonl(tmp_path / "q.jsonl", [{"prompt": "a", "title": "x"}])
     with pytest.raises(SchemaError, match="no column 'question'"):
         DecontaminationStep(DecontaminateOptions(benchmark_file=str(bad)))
     with pytest.raises(NotusDataError, match="no such file"):

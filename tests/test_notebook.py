@@ -32,3 +32,16 @@ def test_curation_notebook_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert len(images) >= 4  # rating distributions, agreement heat map, funnel, pair scores
     folder = tmp_path / "out" / "notus-cleaned"
     assert (folder / "README.md").is_file() and list((folder / "data").glob("train-*.parquet"))
+
+
+def test_the_notebook_extra_installs_what_the_readme_runs() -> None:
+    """The README says `pip install -e '.[notebook]'`, then `jupyter lab ...`: the extra must bring JupyterLab."""
+    import re
+
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    names = {re.split(r"[<>=\[ ]", req)[0].lower() for req in extras["notebook"]}
+    readme = (ROOT / "README.md").read_text()
+    assert "pip install -e '.[notebook]'" in readme and "jupyter lab notebooks/curation.ipynb" in readme
+    assert {"jupyterlab", "ipykernel"} <= names

@@ -39,7 +39,12 @@ def folder_digest(folder: Path) -> dict[str, str]:
 
 def test_bundled_recipes_are_the_published_sets() -> None:
     assert bundled_recipes() == [
+        "armorm-ultrafeedback",
+        "helpsteer2",
+        "hh-rlhf-helpful",
         "multi-binarized",
+        "nectar",
+        "notus-chat-clean",
         "notus-cleaned",
         "notus-v1",
         "notus-v1-drawties",
@@ -62,6 +67,9 @@ def test_bundled_recipes_are_the_published_sets() -> None:
     assert (zephyr.split.splits, zephyr.split.test_size, zephyr.split.test_sft_size) == ("h4", 2000, 1000)
     assert zephyr.binarize.drop_ties is False
     assert load_recipe("multi-binarized").binarize.strategy == "best-vs-all"
+    chat = load_recipe("notus-chat-clean")  # the chat preset; notus-cleaned keeps TruthfulQA only
+    assert chat.decontaminate.benchmark == ("chat",)
+    assert load_recipe("notus-cleaned").decontaminate.benchmark == ("truthfulqa",)
     cleaned = resolve_recipe("notus-cleaned", decontaminate=False)
     assert cleaned.binarize.format == "cleaned"
 
@@ -86,7 +94,7 @@ def test_unknown_keys_are_errors_that_name_them(tmp_path: Path) -> None:
     path.write_text("binarize: [1, 2\n")
     with pytest.raises(OptionError, match=r"not valid YAML \(line 2"):
         load_recipe(path)
-    with pytest.raises(OptionError, match=r"neither a bundled recipe \(multi-binarized, notus-cleaned"):
+    with pytest.raises(OptionError, match=r"neither a bundled recipe \(armorm-ultrafeedback, helpsteer2"):
         load_recipe("notus-v2")
     with pytest.raises(OptionError, match=r"unknown option\(s\) min_margn for recipe notus-v1"):
         resolve_recipe("notus-v1", min_margn=1)

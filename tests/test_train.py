@@ -79,39 +79,10 @@ def toy_questions(n: int) -> list[str]:
 
 
 def build_tiny_model(folder: Path, texts: list[str]) -> Path:
-    """A 2-layer Llama (hidden 32) and a byte-level BPE tokenizer trained on ``texts``, saved to ``folder``."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    """A 2-layer Llama (hidden 32) and a byte-level BPE tokenizer trained on ``texts`` (the product's builder)."""
+    from notus_data.train.tiny import make_tiny_model
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(
-        texts,
-        trainers.BpeTrainer(
-            vocab_size=400,
-            special_tokens=["</s>", "<|system|>", "<|user|>", "<|assistant|>"],
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-            show_progress=False,
-        ),
-    )
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="</s>")
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        bos_token_id=None,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)  # no chat template: the stage sets the Zephyr one
-    return folder
+    return make_tiny_model(folder, texts=texts)
 
 
 @pytest.fixture(scope="module")
@@ -350,21 +321,60 @@ def test_hub_ready_folder_uses_its_test_split_and_card_funnel(tiny_model: Path, 
     assert card_funnel(folder) == "## Data funnel\n\n| step | rows |\n|---|---|\n| loaded | 30 |"
 
 
-def test_long_prompts_are_dropped_and_counted(tiny_model: Path, tmp_path: Path):
-    from transformers import AutoTokenizer
-
-    tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(tiny_model))
+def _long_prompt_pairs(tmp_path: Path) -> tuple[Path, list[str]]:
     qs = toy_questions(20)
-    qs[3] = qs[7] = " ".join(["about the owl"] * 40)
+    qs[3] = qs[7] = " ".join(["about the owl"] * 40) + " so which bird hoots?"
     path = tmp_path / "pairs.jsonl"
     pa_rows = h4_table(qs, [GOOD] * 20, [BAD] * 20).to_pylist()
     path.write_text("".join(json.dumps(r) + "\n" for r in pa_rows))
+    return path, qs
+
+
+def test_long_prompts_are_truncated_keeping_their_end(tiny_model: Path, tmp_path: Path):
+    from transformers import AutoTokenizer
+
+    from notus_data.train.prompts import prompt_token_lengths
+
+    tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(tiny_model))
+    path, qs = _long_prompt_pairs(tmp_path)
     prepared = prepare_pairs(path, tokenizer, max_prompt_length=40, eval_size=0)
+    summary = prepared.summary
+    assert summary.dropped == {} and summary.truncated_by_split == {"train": 2}
+    assert summary.examples["prompt_truncated"] == ["train row 3", "train row 7"]
+    assert prepared.train.num_rows == summary.train_rows == 20
+    lengths = prompt_token_lengths(prepared.train, tokenizer)
+    assert lengths.max() <= 40 and lengths[3] >= 30  # cut to fit, not emptied
+    cut = prepared.train[3]["prompt"][-1]["content"]
+    assert cut.endswith("so which bird hoots?") and len(cut) < len(qs[3])
+    assert prepared.train[4]["prompt"][-1]["content"] == qs[4]  # short prompts are untouched
+    assert summary.to_dict()["prompts_truncated"] == {"train": 2}
+
+
+def test_long_prompts_can_be_dropped_and_counted(tiny_model: Path, tmp_path: Path):
+    from transformers import AutoTokenizer
+
+    tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(tiny_model))
+    path, _ = _long_prompt_pairs(tmp_path)
+    prepared = prepare_pairs(path, tokenizer, max_prompt_length=40, long_prompts="drop", eval_size=0)
     summary = prepared.summary
     assert summary.dropped == {"prompt_too_long": 2}
     assert summary.examples["prompt_too_long"] == ["train row 3", "train row 7"]
     assert prepared.train.num_rows == summary.train_rows == 18 and prepared.eval is None
     assert summary.rows_in["train"] == summary.train_rows + summary.eval_rows + sum(summary.dropped.values())
+
+
+def test_a_prompt_that_cannot_fit_is_not_truncated(tiny_model: Path):
+    from transformers import AutoTokenizer
+
+    from notus_data.train.prompts import truncate_prompt
+
+    tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(tiny_model))
+    # The Zephyr template around an empty user turn is more than 5 tokens: nothing fits, the row is dropped.
+    assert truncate_prompt([{"role": "user", "content": "a long question " * 20}], tokenizer, 5) is None
+    assert truncate_prompt([{"role": "assistant", "content": "no user turn"}], tokenizer, 50) is None
+    turns = [{"role": "user", "content": "first turn kept whole"}, {"role": "assistant", "content": "ok"}]
+    fitted = truncate_prompt(turns + [{"role": "user", "content": "owl " * 60 + "end?"}], tokenizer, 60)
+    assert fitted is not None and fitted[:2] == turns and fitted[2]["content"].endswith("end?")
 
 
 def test_missing_local_dataset_is_a_clear_error(tiny_model: Path):
@@ -487,6 +497,17 @@ def test_report_accounts_for_every_row_and_measures_the_run(trained):
     assert report["recipe"] == "notus-v1" and report["config"]["learning_rate"] == 1e-2
     md = trained.report_md.read_text()
     assert "tokens/s" in md and "| rewards/accuracies |" in md and "notus-v1" in md
+
+
+def test_report_page_has_one_funnel_heading():
+    from notus_data.train.report import render_markdown
+
+    card = "## Data funnel\n\n| step | rows |\n|---|---|\n| loaded | 30 |\n### by source\n| a | 1 |"
+    md = render_markdown({"dataset_card_funnel": card, "data": {"prompts_truncated": {"train": 3}}})
+    headings = [line for line in md.splitlines() if line.startswith("#") and "funnel" in line.lower()]
+    assert headings == ["## Dataset card funnel"]
+    assert 'From the dataset card\'s section "Data funnel":' in md and "### by source" in md
+    assert "truncated to fit (last user turn cut from its start): train 3" in md
 
 
 def test_saved_model_loads_back_and_generates(trained, tiny_model: Path):

@@ -25,6 +25,7 @@ from notus_data.card.sections import (
     funnel_section,
     input_note,
     recipe_section,
+    schema_name,
     scores_section,
     source_section,
     structure_section,
@@ -58,12 +59,22 @@ def render_card(ctx: CardContext) -> str:
         comparison_section(ctx),
         decontamination_section(ctx),
         flags_section(ctx),
-        "## License and citation\n\n"
-        f"Released under `{ctx.recipe.card.license}`; the source data's license applies to its text. "
-        f"UltraFeedback:\n\n```bibtex\n{ULTRAFEEDBACK_CITATION}\n```",
+        license_section(ctx),
     ]
     body = "\n\n".join(s for s in sections if s)
     return f"---\n{data.to_yaml()}\n---\n\n{body}\n"
+
+
+def license_section(ctx: CardContext) -> str:
+    head = (
+        "## License and citation\n\n"
+        f"Released under `{ctx.recipe.card.license}`; the source data's license applies to its text. "
+    )
+    if ctx.source.get("source_format"):
+        return (
+            head + f"Please cite and credit the source data set ({schema_name(ctx.source)}) as its card asks."
+        )
+    return head + f"UltraFeedback:\n\n```bibtex\n{ULTRAFEEDBACK_CITATION}\n```"
 
 
 def write_card(folder: str | os.PathLike, ctx: CardContext) -> Path:

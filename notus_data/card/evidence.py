@@ -12,8 +12,11 @@ def _benchmark_label(benchmark: Any) -> str:
     """`truthfulqa` (817 questions, from questions.jsonl) for a benchmark entry of the decontaminate step."""
     if not isinstance(benchmark, dict):
         return f"`{benchmark}`"
-    where = benchmark.get("file") or benchmark.get("hub_id")
-    origin = f", from `{Path(str(where)).name if benchmark.get('file') else where}`" if where else ""
+    where = benchmark.get("file") or benchmark.get("hub_id") or benchmark.get("bundled")
+    named = Path(str(where)).name if benchmark.get("file") else where
+    origin = f", from `{named}`" if where else ""
+    if benchmark.get("bundled"):
+        origin += " bundled with notus-data"
     count = f"{thousands(benchmark['questions'])} questions" if benchmark.get("questions") is not None else ""
     detail = ", ".join(x for x in (count, origin.lstrip(", ")) if x)
     return f"`{benchmark.get('name', '?')}`" + (f" ({detail})" if detail else "")
@@ -49,6 +52,11 @@ def decontamination_section(ctx: CardContext) -> str:
     )
     if ev.get("by_kind"):
         lines += ["", table(["method", "rows"], [[f"`{k}`", thousands(v)] for k, v in ev["by_kind"].items()])]
+    names = [b.get("name") if isinstance(b, dict) else b for b in step.get("benchmarks") or []]
+    if len(names) > 1:  # one benchmark: its count is the rows removed
+        counts = ev.get("by_benchmark", {})
+        lines += ["", "By benchmark:", ""]
+        lines.append(table(["benchmark", "rows"], [[f"`{n}`", thousands(counts.get(n, 0))] for n in names]))
     if ev.get("by_source"):
         lines += ["", "By source:", ""]
         lines.append(

@@ -24,19 +24,28 @@ def funnel_lines(report: dict[str, Any]) -> list[tuple[str, int, str]]:
     return funnel(report)
 
 
+def schema_name(src: dict) -> str:
+    """The data set whose schema the input has (openbmb/UltraFeedback unless a source format says otherwise)."""
+    from notus_data.sources import DESCRIPTIONS
+
+    fmt = src.get("source_format")
+    return DESCRIPTIONS[fmt][0] if fmt in DESCRIPTIONS else "openbmb/UltraFeedback"
+
+
 def input_note(ctx: CardContext) -> str:
     """The sentence under the title that says what the data was made from (the recipe's description says how)."""
     src = ctx.source
+    schema = schema_name(src)
     origin = src.get("input")
     if src.get("kind") == "hub":
         return f"Made from the Hub data set `{origin}` (revision `{src.get('revision') or 'main'}`)."
     name = Path(str(origin)).name
     if src.get("synthetic"):
         return (
-            f"> **Made from `{name}`, a synthetic sample** in the schema of openbmb/UltraFeedback, not from the real "
+            f"> **Made from `{name}`, a synthetic sample** in the schema of {schema}, not from the real "
             "data set: its figures show what the recipe does, not what the real data holds. See Source data."
         )
-    return f"Made from the local {src.get('kind', 'file')} `{name}`, in the schema of openbmb/UltraFeedback."
+    return f"Made from the local {src.get('kind', 'file')} `{name}`, in the schema of {schema}."
 
 
 def source_section(ctx: CardContext) -> str:
@@ -50,7 +59,7 @@ def source_section(ctx: CardContext) -> str:
         lines.append(f"- Input: local {src.get('kind', 'file')} `{Path(str(origin)).name}`")
         if src.get("synthetic"):
             lines.append(
-                f"- **Synthetic data**, not openbmb/UltraFeedback itself: {src.get('description', '')}".rstrip(
+                f"- **Synthetic data**, not {schema_name(src)} itself: {src.get('description', '')}".rstrip(
                     ": "
                 )
             )
@@ -58,6 +67,11 @@ def source_section(ctx: CardContext) -> str:
             lines.append(f"- Made as: {src['description']}")
         if src.get("sha256"):
             lines.append(f"- Content sha256: `{src['sha256']}`")
+    if src.get("source_format"):
+        from notus_data.sources import DESCRIPTIONS
+
+        rule = DESCRIPTIONS.get(src["source_format"], ("", ""))[1]
+        lines.append(f"- Source format: `{src['source_format']}` ({rule}; see notus-data's docs/sources.md)")
     lines.append(
         f"- Split read: `{src.get('split', 'train')}`; rows read: {thousands(ctx.report['rows_in'])}"
     )

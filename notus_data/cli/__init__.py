@@ -20,10 +20,15 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "compare_command",
         "Compare two binarizations: how often chosen differs.",
     ),
+    "convert": (
+        "notus_data.cli.convert",
+        "convert_command",
+        "Convert pairs from any pairs format to another (trl, kto, llama-factory, ...).",
+    ),
     "decontaminate": (
         "notus_data.cli.decontaminate",
         "decontaminate_command",
-        "Remove benchmark prompts (TruthfulQA): exact and near copies.",
+        "Remove benchmark prompts (TruthfulQA, MT-Bench, ...); review the evidence.",
     ),
     "explain": (
         "notus_data.cli.explain",
@@ -37,6 +42,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Review flagged completions in Argilla: push, pull, apply.",
     ),
     "train": ("notus_data.cli.train", "train_command", "Train a model with DPO (TRL) on published pairs."),
+    "tiny-model": (
+        "notus_data.cli.train",
+        "tiny_model_command",
+        "Build a tiny model and tokenizer locally, to try train on a CPU.",
+    ),
     "run": (
         "notus_data.cli.run",
         "run_command",

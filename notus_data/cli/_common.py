@@ -40,8 +40,9 @@ def option_for(f: dataclasses.Field, annotation: Any, *, prefix: str = "") -> Ca
     default = f.default if f.default is not dataclasses.MISSING else None
     base, _ = _base_type(annotation)
     if base is bool:
+        negative = f.metadata.get("negative", f"no-{prefix}{f.name.replace('_', '-')}")
         return click.option(
-            f"{name}/--no-{prefix}{f.name.replace('_', '-')}",
+            f"{name}/--{negative}",
             f.name,
             default=default,
             help=help_text,

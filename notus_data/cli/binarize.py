@@ -9,6 +9,7 @@ from notus_data.engines import EngineOptions
 from notus_data.io import LoadOptions, report_path
 from notus_data.jobs.binarize import CurationOptions, binarize
 from notus_data.jobs.compare import compare
+from notus_data.sources import SourceOptions
 from notus_data.steps.binarize import BinarizeOptions
 from notus_data.steps.compare import CompareOptions
 
@@ -16,13 +17,14 @@ from notus_data.steps.compare import CompareOptions
 @click.command("binarize")
 @click.argument("input")
 @click.argument("output")
-@options_from(BinarizeOptions, CurationOptions, LoadOptions, EngineOptions)
+@options_from(BinarizeOptions, CurationOptions, SourceOptions, LoadOptions, EngineOptions)
 @progress_option
 @quiet_option
 @handle_errors
 def binarize_command(input: str, output: str, quiet: bool, **options: object) -> None:
-    """Score INPUT (a Hub id or a local file or folder in the UltraFeedback schema) and write chosen/rejected pairs
-    to OUTPUT (.parquet, .jsonl, or a folder for save_to_disk). The report goes to OUTPUT.report.json.
+    """Score INPUT (a Hub id or a local file or folder in the UltraFeedback schema, or another source format: see
+    --source-format) and write chosen/rejected pairs to OUTPUT (.parquet, .jsonl, or a folder for save_to_disk).
+    The report goes to OUTPUT.report.json.
 
     \b
     Examples:
@@ -30,6 +32,7 @@ def binarize_command(input: str, output: str, quiet: bool, **options: object) ->
       notus-data binarize data/ultrafeedback-sample.parquet out/h4.jsonl --strategy zephyr --format h4
       notus-data binarize data/ultrafeedback-sample.parquet out/clean.parquet --benchmark-file data/truthfulqa-questions.jsonl
       notus-data binarize openbmb/UltraFeedback out/notus.parquet --decontaminate truthfulqa --min-margin 1
+      notus-data binarize nvidia/HelpSteer2 out/helpsteer2.parquet --weights nvidia-340b --format cleaned
     """
     report = binarize(input, output, **options)
     if not quiet:

@@ -18,6 +18,7 @@ from notus_data.recipes.config import (
     resolve_recipe,
 )
 from notus_data.recipes.sink import run_facts_path
+from notus_data.sources import SourceOptions
 from notus_data.steps.binarize import BinarizeOptions
 
 _STEP_OPTIONS = [cls for cls in (optional_step_class("flag"), optional_step_class("decontaminate")) if cls]
@@ -46,7 +47,7 @@ def _step_options(command: click.Command) -> click.Command:
     help="run the decontaminate step (default: as the recipe says)",
 )
 @click.option("--show-recipe", is_flag=True, help="print the resolved recipe (YAML) and exit without running")
-@options_from(LoadOptions, ReviewOptions)
+@options_from(LoadOptions, SourceOptions, ReviewOptions)
 @_step_options
 @options_from(BinarizeOptions, SplitOptions, CardOptions)
 @options_from(EngineOptions, exclude=("ray_write",))
@@ -58,7 +59,7 @@ def run_command(recipe: str, output: str | None, show_recipe: bool, quiet: bool,
     README.md dataset card with plots, the evidence of each step, the resolved recipe and the report.
 
     Every other option overrides the recipe's value of the same name; the defaults shown are the options' own,
-    used only where the recipe does not set them. Bundled recipes: notus-v1, notus-v1-drawties, notus-cleaned,
+    used only where the recipe does not set them. Bundled recipes: notus-v1, notus-v1-drawties, notus-cleaned, notus-chat-clean,
     zephyr, multi-binarized.
 
     \b

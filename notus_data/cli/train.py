@@ -92,3 +92,24 @@ def _show_progress_logs() -> None:
         handler._notus_cli = True  # type: ignore[attr-defined]
         log.addHandler(handler)
     log.setLevel(logging.INFO)
+
+
+@click.command("tiny-model")
+@click.argument("output")
+@click.option(
+    "--dataset", default=None, help="Pairs whose texts train the tokenizer (any format train reads)."
+)
+@click.option("--vocab-size", default=400, show_default=True, type=int, help="Tokenizer vocabulary size.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random weights.")
+@handle_errors
+def tiny_model_command(output: str, dataset: str | None, vocab_size: int, seed: int) -> None:
+    """Build a tiny 2-layer Llama and a BPE tokenizer in OUTPUT, to try `notus-data train` on a CPU offline.
+
+    \b
+    Example:
+      notus-data tiny-model ./small-model --dataset out/zephyr
+    """
+    from notus_data.train.tiny import make_tiny_model
+
+    folder = make_tiny_model(output, dataset=dataset, vocab_size=vocab_size, seed=seed)
+    click.echo(f"tiny model and tokenizer: {folder}", err=True)

@@ -57,6 +57,7 @@ EVIDENCE_SCHEMA = pa.schema(
         ("text", pa.string()),  # the text that matched
         ("benchmark", pa.string()),
         ("question", pa.string()),  # the matched benchmark question (null: removed by source, no text match)
+        ("question_id", pa.string()),  # its id in the benchmark ("81/turn-2": MT-Bench 81's second turn)
         ("method", pa.string()),  # one of ALL_METHODS
         (
             "score",
@@ -267,11 +268,13 @@ def _evidence(
     )
     text = pc.if_else(pa.array(matched), text, pa.nulls(n_rm, pa.string()))
     question = np.array([None] * n_rm, dtype=object)
+    question_id = np.array([None] * n_rm, dtype=object)
     bench = np.array([None] * n_rm, dtype=object)
     method = np.array([None] * n_rm, dtype=object)
     score = np.full(n_rm, np.nan)
     q = found.question[m[matched]]
     question[matched] = np.array(index.questions, dtype=object)[q]
+    question_id[matched] = np.array(index.ids, dtype=object)[q]
     bench[matched] = np.array(index.benchmarks, dtype=object)[q]
     method[matched] = found.method[m[matched]]
     score[matched] = found.score[m[matched]]
@@ -297,6 +300,7 @@ def _evidence(
             "text": text.cast(pa.string()),
             "benchmark": pa.array(bench.tolist(), pa.string()),
             "question": pa.array(question.tolist(), pa.string()),
+            "question_id": pa.array(question_id.tolist(), pa.string()),
             "method": pa.array(method.tolist(), pa.string()),
             "score": pa.array(score, pa.float64(), mask=np.isnan(score)),
         },
@@ -351,6 +355,7 @@ def load_index(options: DecontaminateOptions) -> tuple[DecontaminationIndex, lis
         options.benchmark_file,
         column=options.benchmark_column,
         split=options.benchmark_split,
+        bundled=options.bundled,
     )
     questions, sources_info = load_questions(
         sources, cache=options.index_cache, explicit_column=options.benchmark_column is not None
@@ -364,8 +369,14 @@ def describe_index(
     """What a run removes against: the benchmarks, their question counts, the index hash, the methods."""
     return {
         "benchmarks": sources_info
-        or [{"name": b, "questions": index.benchmarks.count(b)} for b in dict.fromkeys(index.benchmarks)],
-        "questions": index.num_questions,
+        or [
+            {
+                "name": b,
+                "questions": len({i for n, i in zip(index.benchmarks, index.ids, strict=True) if n == b}),
+            }
+            for b in dict.fromkeys(index.benchmarks)
+        ],
+        "questions": len(set(zip(index.benchmarks, index.ids, strict=True))),
         "index_hash": index.content_hash[:16],
         "source_filter": sorted(benchmark_sources_filter(options.benchmark)) if options.source_filter else [],
         "methods": list(options.methods),

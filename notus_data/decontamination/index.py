@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from notus_data.decontamination.catalog import KNOWN_BENCHMARKS, matching_forms
 from notus_data.decontamination.encode import Vocabulary
 from notus_data.decontamination.normalize import (
     BOUNDARY,
@@ -36,7 +37,7 @@ from notus_data.decontamination.normalize import (
     tokenize,
 )
 
-INDEX_VERSION = 1
+INDEX_VERSION = 3
 
 #: English function words: whatever their frequency in a benchmark, they carry little of a question's meaning.
 STOPWORDS = frozenset(
@@ -54,43 +55,63 @@ STOPWORDS = frozenset(
 #: Weight of a sentence boundary (start or end of a question): a short question must also stand as its own
 #: sentence in the prompt to match, a long one hardly notices.
 BOUNDARY_WEIGHT = 2.0
+NUMBER_HASH = np.uint64(0x2545F4914F6CDD1D)
 #: Weight every word has on top of its content weight: the words that frame a question ("are you a")
 #: matter too, or a short question would match any text that holds its one rare word.
 BASE_WEIGHT = 1.5
 #: Highest content weight of a function word.
 STOPWORD_WEIGHT = 0.5
+#: Weight of a number in a benchmark whose numbers are masked (gsm8k).
+NUMBER_WEIGHT = 0.3
+#: A content word held by at most this share of the questions (or KEY_MIN_DF of them) is a key word: a near
+#: copy that lacks it is vetoed.
+KEY_MAX_SHARE = 0.005
+KEY_MIN_DF = 3
+KEY_MIN_QUESTIONS = 50
 #: A word bigram shared by more questions than this does not bring texts in as candidates on its own.
-MAX_BIGRAM_QUESTIONS = 64
+MAX_BIGRAM_QUESTIONS = 16
 
 
 @dataclass(frozen=True)
 class BenchmarkQuestion:
-    """One question of a benchmark: ``benchmark`` is its name (``"truthfulqa"``), ``question`` its text."""
+    """One question of a benchmark: ``benchmark`` is its name (``"truthfulqa"``), ``question`` its text, ``id``
+    its id in the benchmark (``"81/turn-2"`` for the second turn of MT-Bench question 81)."""
 
     benchmark: str
     question: str
+    id: str = ""
 
 
-def dedupe(questions: Iterable[BenchmarkQuestion]) -> tuple[list[str], list[str]]:
-    """(benchmark names, question texts): stripped, empty ones dropped, repeats within a benchmark once."""
+def dedupe(questions: Iterable[BenchmarkQuestion]) -> tuple[list[str], list[str], list[str]]:
+    """(benchmark names, question texts, ids): stripped, empty ones dropped, repeats within a benchmark once
+    (the first); a question without an id gets its position within its benchmark."""
     seen: set[tuple[str, str]] = set()
+    position: dict[str, int] = {}
     names: list[str] = []
     texts: list[str] = []
+    ids: list[str] = []
     for item in questions:
+        k = position.get(item.benchmark, 0)
+        position[item.benchmark] = k + 1
         text = item.question.strip() if isinstance(item.question, str) else ""
         if not text or (item.benchmark, text) in seen:
             continue
         seen.add((item.benchmark, text))
         names.append(item.benchmark)
         texts.append(text)
-    return names, texts
+        ids.append(item.id or str(k))
+    return names, texts, ids
 
 
-def content_hash(benchmarks: Sequence[str], questions: Sequence[str]) -> str:
-    """sha256 of the index version, the benchmark names and the questions (what an index is built from)."""
+def content_hash(
+    benchmarks: Sequence[str], questions: Sequence[str], ids: Sequence[str] | None = None
+) -> str:
+    """sha256 of the index version, the benchmark names, the questions and their ids (what an index is built
+    from)."""
     digest = hashlib.sha256(f"notus-decontamination-index-v{INDEX_VERSION}\n".encode())
-    for name, text in zip(benchmarks, questions, strict=True):
-        digest.update(json.dumps([name, text], ensure_ascii=False).encode())
+    ids = ids if ids is not None else [str(i) for i in range(len(questions))]
+    for name, text, qid in zip(benchmarks, questions, ids, strict=True):
+        digest.update(json.dumps([name, text, qid], ensure_ascii=False).encode())
         digest.update(b"\n")
     return digest.hexdigest()
 
@@ -129,14 +150,22 @@ class DecontaminationIndex:
     ``content_hash``.
     """
 
-    def __init__(self, benchmarks: Sequence[str], questions: Sequence[str]):
-        if len(benchmarks) != len(questions):
-            raise ValueError("benchmarks and questions must have the same length")
+    def __init__(self, benchmarks: Sequence[str], questions: Sequence[str], ids: Sequence[str] | None = None):
+        if len(benchmarks) != len(questions) or (ids is not None and len(ids) != len(questions)):
+            raise ValueError("benchmarks, questions and ids must have the same length")
         if not questions:
             raise ValueError("no benchmark questions to index")
-        self.benchmarks = list(benchmarks)
-        self.questions = list(questions)
-        token_lists = tokenize(pa.array(self.questions, pa.string()))
+        ids = [str(i) for i in ids] if ids is not None else [str(i) for i in range(len(questions))]
+        # A question may be matched by more than one form (code: also without its doctests): one entry each,
+        # all with the question's own text and id.
+        self.benchmarks, self.questions, self.ids, forms = [], [], [], []
+        for b, q, i in zip(benchmarks, questions, ids, strict=True):
+            for form in matching_forms(b, q):
+                self.benchmarks.append(b)
+                self.questions.append(q)
+                self.ids.append(i)
+                forms.append(form)
+        token_lists = tokenize(pa.array(forms, pa.string()))
         words = {w for w in token_lists.flatten().to_pylist() if w and w != BOUNDARY}
         self.vocabulary = Vocabulary([BOUNDARY, "", *sorted(words)])
         self.tokens: Encoded = encode_tokens(token_lists, self.vocabulary.array)
@@ -155,7 +184,7 @@ class DecontaminationIndex:
     @property
     def content_hash(self) -> str:
         """sha256 of the index version, the benchmark names and the questions."""
-        return content_hash(self.benchmarks, self.questions)
+        return content_hash(self.benchmarks, self.questions, self.ids)
 
     # ----------------------------------------------------------------------------------------------- cache
 
@@ -163,7 +192,12 @@ class DecontaminationIndex:
         """Write the index (questions, vocabulary, token ids) to an ``.npz`` file, atomically."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"version": INDEX_VERSION, "hash": self.content_hash, "benchmarks": self.benchmarks}
+        meta = {
+            "version": INDEX_VERSION,
+            "hash": self.content_hash,
+            "benchmarks": self.benchmarks,
+            "ids": self.ids,
+        }
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
         np.savez_compressed(
             tmp,
@@ -185,10 +219,11 @@ class DecontaminationIndex:
             ids, offsets = data["ids"], data["offsets"]
         if meta.get("version") != INDEX_VERSION:
             raise ValueError(f"{path}: index version {meta.get('version')}, expected {INDEX_VERSION}")
-        if content_hash(meta["benchmarks"], questions) != meta["hash"]:
+        if content_hash(meta["benchmarks"], questions, meta["ids"]) != meta["hash"]:
             raise ValueError(f"{path}: the questions do not match the content hash (damaged file)")
         index = cls.__new__(cls)
         index.benchmarks, index.questions = list(meta["benchmarks"]), questions
+        index.ids = list(meta["ids"])
         index.vocabulary = Vocabulary(words)
         index.tokens = Encoded(ids=ids.astype(np.int32), offsets=offsets.astype(np.int64))
         index._build_tables()
@@ -214,7 +249,8 @@ class DecontaminationIndex:
         self.max_question_len = int(self.question_length.max())
 
         # Weights: base + inverse document frequency over the questions (capped for function words).
-        pairs = np.unique(q_of_token * n_vocab + ids)
+        pairs = np.sort(q_of_token * n_vocab + ids)
+        pairs = pairs[np.append(True, pairs[1:] != pairs[:-1])]
         df = np.bincount(pairs % n_vocab, minlength=n_vocab).astype(np.float64)
         content = _idf(df, n_q)
         self.is_stopword = np.array([w in STOPWORDS for w in self.vocabulary.words], dtype=bool)
@@ -223,7 +259,27 @@ class DecontaminationIndex:
         self.weight[BOUNDARY_ID] = BOUNDARY_WEIGHT
         self.weight[EMPTY_ID] = 0.0
         self.unknown_weight = BASE_WEIGHT + float(_idf(np.zeros(1), n_q)[0])
-        self.question_weight = np.add.reduceat(self.weight[ids], offsets[:-1])
+        self.df = df
+
+        # Benchmarks: a code per question, and what the catalog says about each (numbers masked, veto).
+        self.benchmark_names = list(dict.fromkeys(self.benchmarks))
+        code = {name: k for k, name in enumerate(self.benchmark_names)}
+        self.benchmark_code = np.array([code[b] for b in self.benchmarks], dtype=np.int64)
+        specs = [KNOWN_BENCHMARKS.get(b) for b in self.benchmark_names]
+        masked_bench = np.array([bool(s and s.mask_numbers) for s in specs], dtype=bool)
+        self.masks_numbers = masked_bench[self.benchmark_code]
+        vetoes = np.array([s is None or s.veto for s in specs], dtype=bool)[self.benchmark_code]
+        self.is_number = np.array([any(c.isdigit() for c in w) for w in self.vocabulary.words], dtype=bool)
+        # Per question token: its weight (numbers of a masked benchmark weigh NUMBER_WEIGHT: changing them
+        # does not make another problem), and whether it decides the question's meaning (the veto's words).
+        masked_token = self.masks_numbers[q_of_token] & self.is_number[ids]
+        self.token_weight = np.where(masked_token, NUMBER_WEIGHT, self.weight[ids])
+        self.question_weight = np.add.reduceat(self.token_weight, offsets[:-1])
+        # Rareness says little in a handful of questions: key words need an index of KEY_MIN_QUESTIONS.
+        rare = df <= max(KEY_MIN_DF, KEY_MAX_SHARE * n_q)
+        key_word = ~self.is_stopword & rare & ~self.is_number & (n_q >= KEY_MIN_QUESTIONS)
+        key_word[[BOUNDARY_ID, EMPTY_ID]] = False
+        self.is_key_token = (key_word[ids] | self.is_number[ids]) & ~masked_token & vetoes[q_of_token]
         # Content words: neither function words nor markers.
         self.is_anchor = ~self.is_stopword
         self.is_anchor[[BOUNDARY_ID, EMPTY_ID]] = False
@@ -236,10 +292,11 @@ class DecontaminationIndex:
         keys = left[useful] * n_vocab + right[useful]
         owners = q_of_token[:-1][useful]
         key_q = np.unique(np.stack([keys, owners], axis=1), axis=0)
-        self.bigram_count = np.bincount(key_q[:, 1], minlength=n_q)
         self.bigram_keys, key_id = np.unique(key_q[:, 0], return_inverse=True)
         owners_per_key = np.bincount(key_id, minlength=len(self.bigram_keys))
         common = owners_per_key > MAX_BIGRAM_QUESTIONS
+        # A question's share of bigrams counts only those that bring candidates in (not the common ones).
+        self.bigram_count = np.bincount(key_q[:, 1][~common[key_id]], minlength=n_q)
         key_id_kept = key_id[~common[key_id]]
         self.bigram_ptr, self.bigram_questions = _csr(
             key_id_kept, key_q[:, 1][~common[key_id]], len(self.bigram_keys)
@@ -250,6 +307,10 @@ class DecontaminationIndex:
         self.token_hash = rng.integers(1, 2**63, size=n_vocab, dtype=np.int64).astype(np.uint64)
         self.token_hash[BOUNDARY_ID] = np.uint64(0x9E3779B97F4A7C15)
         self.unknown_hash = np.uint64(rng.integers(1, 2**63, dtype=np.int64))
+        # The same with every number one token, for the n-grams of masked benchmarks; an unknown prompt word
+        # stands for a number there (numbers change, words around them stay).
+        self.masked_hash = self.token_hash.copy()
+        self.masked_hash[self.is_number] = NUMBER_HASH
         # Bag of words (order-free sum of hashes) of every one-sentence question.
         is_marker = ids == BOUNDARY_ID
         inner_markers = np.add.reduceat(is_marker.astype(np.int64), offsets[:-1]) - 2
@@ -294,7 +355,8 @@ class NgramTable:
         keys, count = [], []
         for q in range(index.num_questions):
             toks = index.question_tokens(q)
-            grams = np.unique(rolling_hash(index.token_hash[toks], min(n, len(toks))))
+            table = index.masked_hash if index.masks_numbers[q] else index.token_hash
+            grams = np.unique(rolling_hash(table[toks], min(n, len(toks))))
             keys.append(cls.key(grams, np.full(len(grams), q)))
             count.append(len(grams))
         return cls(n=n, keys=np.sort(np.concatenate(keys)), count=np.array(count, dtype=np.float64))

@@ -35,13 +35,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from notus_data.decontamination import paraphrase
 from notus_data.decontamination.align import PAD, align_batch, prompt_insert_costs
+from notus_data.decontamination.catalog import default_threshold
 from notus_data.decontamination.encode import encode_fast
-from notus_data.decontamination.index import DecontaminationIndex, NgramTable, rolling_hash
+from notus_data.decontamination.index import NUMBER_HASH, DecontaminationIndex, NgramTable, rolling_hash
 from notus_data.decontamination.normalize import BOUNDARY_ID, Encoded
+from notus_data.decontamination.verify import rejected
 
-METHODS = ("exact", "normalized", "ngram", "near_duplicate")
+METHODS = ("exact", "normalized", "ngram", "near_duplicate", "paraphrase")
 """The matching methods, strictest first."""
+DEFAULT_METHODS = METHODS[:4]
+"""The methods on by default: ``paraphrase`` is off (it trades precision for rewordings; docs/decontamination.md)."""
 
 CHUNK_ROWS = 4096
 _BATCH_CELLS = 1_500_000  # windows x width x question length aligned in one numpy batch
@@ -51,12 +56,32 @@ _BATCH_CELLS = 1_500_000  # windows x width x question length aligned in one num
 class MatchSettings:
     """What the matchers look for (the user-facing options live in ``DecontaminateOptions``)."""
 
-    methods: tuple[str, ...] = METHODS
+    methods: tuple[str, ...] = DEFAULT_METHODS
     ngram_size: int = 8
-    ngram_threshold: float = 0.8
-    near_duplicate_threshold: float = 0.8
+    ngram_threshold: float | None = None  # None: each benchmark's default (catalog)
+    near_duplicate_threshold: float | None = None
     min_bigram_share: float = 0.3
     threads: int = 0  # 0: as many as there are CPU cores, at most 4
+    thresholds: tuple[tuple[str, str, float], ...] = ()  # (benchmark, method, value), over the above
+    long_quote_words: int = (
+        24  # a stretch with the n-grams of this many words in order matches whatever the share
+    )
+    veto: bool = True
+    paraphrase_threshold: float = 0.7
+
+    def threshold(self, benchmark: str, method: str) -> float:
+        """The threshold of ``method`` for ``benchmark``: a per-benchmark setting, else the global one, else
+        the benchmark's default."""
+        for name, m, value in self.thresholds:
+            if name == benchmark and m == method:
+                return value
+        value = self.ngram_threshold if method == "ngram" else self.near_duplicate_threshold
+        return default_threshold(benchmark, method) if value is None else value
+
+    def question_thresholds(self, index: DecontaminationIndex, method: str) -> np.ndarray:
+        """The threshold of ``method`` for every question of ``index`` (float64)."""
+        per = np.array([self.threshold(b, method) for b in index.benchmark_names], dtype=np.float64)
+        return per[index.benchmark_code]
 
 
 @dataclass(frozen=True)
@@ -86,6 +111,14 @@ class _Windows:
         return cls(
             *(np.concatenate([getattr(p, f) for p in parts]) for f in ("row", "question", "start", "length"))
         )
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique`` by a sort (numpy 2's hash-based unique is tens of times slower on large int arrays)."""
+    out = np.sort(values)
+    keep = np.ones(len(out), dtype=bool)
+    keep[1:] = out[1:] != out[:-1]
+    return out[keep]
 
 
 def _empty() -> np.ndarray:
@@ -118,14 +151,15 @@ def _bigram_windows(enc: Encoded, index: DecontaminationIndex, share: float) -> 
     p = np.repeat(pos, counts)
     k = np.repeat(slot, counts)
     row = np.searchsorted(enc.offsets, p, side="right") - 1
-    order = np.lexsort((p, q, row))
+    # Sorted by (row, question, position), through one int64 key (a 3-key lexsort is several times slower).
+    order = np.argsort((row * index.num_questions + q) * (len(ids) + 1) + p)
     row, q, p, k = row[order], q[order], p[order], k[order]
     q_len = index.question_length[q]
     new = np.ones(len(p), dtype=bool)
     new[1:] = (row[1:] != row[:-1]) | (q[1:] != q[:-1]) | (p[1:] - p[:-1] > q_len[1:] + 2)
     cluster = np.cumsum(new) - 1
     n_clusters = int(cluster[-1]) + 1
-    distinct = np.unique(cluster * len(index.bigram_keys) + k) // len(index.bigram_keys)
+    distinct = _sorted_unique(cluster * len(index.bigram_keys) + k) // len(index.bigram_keys)
     held = np.bincount(distinct, minlength=n_clusters)
     c_first = p[new]
     c_last = p[np.append(np.flatnonzero(new)[1:] - 1, len(p) - 1)]
@@ -211,8 +245,9 @@ def _score(
             equal[sel] = whole & same.all(axis=1)
         if grams is not None:
             coverage[sel] = _coverage(windows, lens, qs, ql, index, grams)
+        q_pos = np.where(q_valid, index.tokens.offsets[qs, None] + q_col, 0)
         if "near_duplicate" in methods:
-            q_weight = np.where(q_valid, index.weight[np.maximum(q_tok, 0)], 0.0)
+            q_weight = np.where(q_valid, index.token_weight[q_pos], 0.0)
             cost = align_batch(
                 windows.astype(np.int32),
                 prompt_insert_costs(windows, index.weight, index.unknown_weight),
@@ -228,6 +263,10 @@ def _coverage(windows, lens, qs, q_len, index: DecontaminationIndex, grams: Ngra
     """Share of each question's distinct n-grams that occur in its window."""
     out = np.zeros(len(qs))
     hashes = np.where(windows >= 0, index.token_hash[np.maximum(windows, 0)], index.unknown_hash)
+    masked = index.masks_numbers[qs]
+    if masked.any():
+        mw = windows[masked]
+        hashes[masked] = np.where(mw >= 0, index.masked_hash[np.maximum(mw, 0)], NUMBER_HASH)
     size = np.minimum(grams.n, q_len)
     for s in np.unique(size).tolist():
         rows = np.flatnonzero(size == s)
@@ -294,12 +333,39 @@ def _match_chunk(texts: pa.Array, index: DecontaminationIndex, settings: MatchSe
             sim, coverage, equal = _score(enc, win, index, settings, methods)
             if "normalized" in methods:
                 best.offer(win.row[equal], win.question[equal], "normalized", np.ones(int(equal.sum())))
+            ngram_hit = np.zeros(len(win.row), dtype=bool)
+            near_hit = np.zeros(len(win.row), dtype=bool)
             if "ngram" in methods:
-                hit = coverage >= settings.ngram_threshold - 1e-12
-                best.offer(win.row[hit], win.question[hit], "ngram", coverage[hit])
+                limit = settings.question_thresholds(index, "ngram")[win.question]
+                grams = index.ngrams(settings.ngram_size).count[win.question]
+                need = max(1, settings.long_quote_words - settings.ngram_size + 1)
+                long_quote = coverage * grams >= need - 1e-9
+                ngram_hit = (coverage >= limit - 1e-12) | long_quote
             if "near_duplicate" in methods:
-                hit = sim >= settings.near_duplicate_threshold - 1e-12
-                best.offer(win.row[hit], win.question[hit], "near_duplicate", sim[hit])
+                limit = settings.question_thresholds(index, "near_duplicate")[win.question]
+                near_hit = sim >= limit - 1e-12
+            # Verification (veto, words kept) of the candidates that passed, not of every window.
+            cand = np.flatnonzero((ngram_hit | near_hit) & ~equal)
+            bad = np.zeros(len(win.row), dtype=bool)
+            bad[cand] = rejected(
+                enc,
+                index,
+                win.start[cand],
+                win.length[cand],
+                win.question[cand],
+                settings.veto,
+                near_hit[cand] & ~ngram_hit[cand],
+            )
+            hit = ngram_hit & ~bad
+            best.offer(win.row[hit], win.question[hit], "ngram", coverage[hit])
+            hit = near_hit & ~bad
+            best.offer(win.row[hit], win.question[hit], "near_duplicate", sim[hit])
+        if "paraphrase" in methods:
+            rows, qs, scores, start, span = paraphrase.match(
+                enc, index, paraphrase.stem_table(index), settings.paraphrase_threshold
+            )
+            bad = rejected(enc, index, start, span, qs, settings.veto, np.zeros(len(qs), dtype=bool))
+            best.offer(rows[~bad], qs[~bad], "paraphrase", scores[~bad])
     rows = np.flatnonzero(best.rank < len(METHODS))
     names = np.array(METHODS, dtype=object)
     return Matches(
@@ -323,6 +389,8 @@ def match_texts(
         texts = texts.combine_chunks() if texts.num_chunks != 1 else texts.chunk(0)
     if "ngram" in settings.methods:
         index.ngrams(settings.ngram_size)  # build once, before the threads share it
+    if "paraphrase" in settings.methods:
+        paraphrase.stem_table(index)
     starts = list(range(0, len(texts), CHUNK_ROWS))
     threads = settings.threads or min(4, os.cpu_count() or 1)
 

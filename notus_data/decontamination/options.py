@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from notus_data.decontamination.matchers import METHODS, MatchSettings
+from notus_data.decontamination.catalog import KNOWN_BENCHMARKS, PRESETS
+from notus_data.decontamination.matchers import DEFAULT_METHODS, METHODS, MatchSettings
 from notus_data.errors import OptionError
 
 
@@ -24,18 +25,26 @@ def _as_tuple(value: object, name: str) -> tuple[str, ...]:
 
 @dataclass
 class DecontaminateOptions:
-    """What counts as benchmark contamination and how it is found. Defaults, tuned on a held-out benchmark
-    (benchmarks/decontamination.py): every method on, n-grams of 8 tokens with coverage 0.8, near duplicates
-    keeping 0.8 of the question's weight."""
+    """What counts as benchmark contamination and how it is found. Defaults, tuned on the dev split of the
+    planted benchmark (benchmarks/decontamination.py): every method on, n-grams of 8 tokens, thresholds per
+    benchmark (:mod:`~notus_data.decontamination.catalog` gives each default and its reason), the meaning veto
+    on."""
 
     benchmark: tuple[str, ...] = _f(
         ("truthfulqa",),
-        "benchmarks to remove, comma-separated: truthfulqa, or a Hub id owner/name[:config]",
-    )
+        "benchmarks to remove, comma-separated: " + ", ".join(KNOWN_BENCHMARKS) + "; presets "
+        + ", ".join(f"{k} ({'+'.join(v) if k != 'all' else 'every one'})" for k, v in PRESETS.items())
+        + "; or a Hub id owner/name[:config]",
+    )  # fmt: skip
     benchmark_file: tuple[str, ...] = _f(
         (),
         "local question files (.jsonl/.json/.csv/.parquet), comma-separated; NAME=PATH names the benchmark, "
         "a bare PATH is the offline copy of the one --benchmark",
+    )
+    bundled: bool = _f(
+        False,
+        "load the named benchmarks from the copies bundled with notus-data instead of the Hub (all but "
+        "alpaca_eval, whose CC BY-NC 4.0 data is not redistributed)",
     )
     benchmark_column: str | None = _f(
         None, "question column of benchmark files and Hub sets (default: question)"
@@ -44,11 +53,40 @@ class DecontaminateOptions:
         None, "split of Hub benchmarks (default: validation for truthfulqa, else test)"
     )
     source_filter: bool = _f(True, "also remove rows whose source is a benchmark's own (truthful_qa)")
-    methods: tuple[str, ...] = _f(METHODS, "matching methods, comma-separated: " + ", ".join(METHODS))
+    methods: tuple[str, ...] = _f(
+        DEFAULT_METHODS,
+        "matching methods, comma-separated: "
+        + ", ".join(METHODS)
+        + " (paraphrase: rewordings, off by default)",
+    )
+    paraphrase_threshold: float = _f(
+        0.7, "paraphrase method: least share of a question's rare-word weight held by one stretch of the text"
+    )
     ngram_size: int = _f(8, "n-gram method: words per n-gram (a shorter question is one n-gram)")
-    ngram_threshold: float = _f(0.8, "n-gram method: least share of a question's n-grams found in the text")
-    near_duplicate_threshold: float = _f(
-        0.8, "near-duplicate method: least share of a question's word weight kept (rare words weigh most)"
+    ngram_threshold: float | None = _f(
+        None,
+        "n-gram method: least share of a question's n-grams found in one stretch of the text, for every "
+        "benchmark (default: per benchmark, 0.8; 0.5 for arena_hard, ifeval, humaneval; 0.6 for gsm8k)",
+    )
+    long_quote_words: int = _f(
+        24,
+        "n-gram method: a text that copies this many words of a question in order (counted as n-grams: 24 "
+        "words hold 17 8-grams) matches whatever the share (a long question quoted in part)",
+    )
+    near_duplicate_threshold: float | None = _f(
+        None,
+        "near-duplicate method: least share of a question's word weight kept (rare words weigh most), for "
+        "every benchmark (default: per benchmark, 0.8; 0.75 for gsm8k)",
+    )
+    threshold: tuple[str, ...] = _f(
+        (),
+        "per-benchmark thresholds, comma-separated NAME.METHOD=VALUE (METHOD ngram or near_duplicate), e.g. "
+        "arena_hard.ngram=0.4; they win over --ngram-threshold / --near-duplicate-threshold",
+    )
+    veto: bool = _f(
+        True,
+        "meaning veto: a near copy whose number, year or key word differs from the question's is no match "
+        "(not for gsm8k numbers)",
     )
     text_columns: tuple[str, ...] = _f(
         (),
@@ -67,6 +105,8 @@ class DecontaminateOptions:
         self.benchmark_file = _as_tuple(self.benchmark_file, "benchmark_file")
         self.methods = _as_tuple(self.methods, "methods")
         self.text_columns = _as_tuple(self.text_columns, "text_columns")
+        self.threshold = _as_tuple(self.threshold, "threshold")
+        self._thresholds = tuple(_parse_threshold(entry) for entry in self.threshold)
         if not self.benchmark and not self.benchmark_file:
             raise OptionError(
                 "benchmark: none given; name one (truthfulqa) or give --benchmark-file NAME=PATH"
@@ -78,10 +118,18 @@ class DecontaminateOptions:
             )
         if not isinstance(self.ngram_size, int) or self.ngram_size < 1:
             raise OptionError(f"ngram_size: {self.ngram_size!r} must be an integer >= 1")
-        for name in ("ngram_threshold", "near_duplicate_threshold"):
+        for name in ("ngram_threshold", "near_duplicate_threshold", "paraphrase_threshold"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0 < value <= 1:
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1
+            ):
                 raise OptionError(f"{name}: {value!r} must be in (0, 1]")
+        if (
+            isinstance(self.long_quote_words, bool)
+            or not isinstance(self.long_quote_words, int)
+            or self.long_quote_words < 1
+        ):
+            raise OptionError(f"long_quote_words: {self.long_quote_words!r} must be an integer >= 1")
         if not isinstance(self.threads, int) or self.threads < 0:
             raise OptionError(f"threads: {self.threads!r} must be an integer >= 0")
 
@@ -89,7 +137,29 @@ class DecontaminateOptions:
         return MatchSettings(
             methods=self.methods,
             ngram_size=self.ngram_size,
-            ngram_threshold=float(self.ngram_threshold),
-            near_duplicate_threshold=float(self.near_duplicate_threshold),
+            ngram_threshold=None if self.ngram_threshold is None else float(self.ngram_threshold),
+            near_duplicate_threshold=(
+                None if self.near_duplicate_threshold is None else float(self.near_duplicate_threshold)
+            ),
+            thresholds=self._thresholds,
+            long_quote_words=self.long_quote_words,
+            veto=bool(self.veto),
+            paraphrase_threshold=float(self.paraphrase_threshold),
             threads=self.threads,
         )
+
+
+def _parse_threshold(entry: str) -> tuple[str, str, float]:
+    """``"arena_hard.ngram=0.4"`` -> ("arena_hard", "ngram", 0.4), or an OptionError naming the fix."""
+    key, sep, value = entry.partition("=")
+    name, dot, method = key.strip().rpartition(".")
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not sep or not dot or not name or method not in ("ngram", "near_duplicate") or not 0 < number <= 1:
+        raise OptionError(
+            f"threshold: {entry!r} is not NAME.METHOD=VALUE with METHOD ngram or near_duplicate and VALUE in "
+            "(0, 1] (e.g. arena_hard.ngram=0.4)"
+        )
+    return name, method, number

@@ -253,6 +253,9 @@ class TableSource:
             self.kind = "parquet"
         elif self.path.suffix in JSON_SUFFIXES:
             self.kind = "json"
+        elif self.path.suffix == ".gz" and Path(self.path.stem).suffix in JSON_SUFFIXES:
+            # gzip'd JSON lines (HelpSteer2's preference.jsonl.gz): pyarrow decompresses it
+            self.kind = "json"
         else:
             raise NotusDataError(
                 f"{self.path}: unknown file type '{self.path.suffix}'; use .parquet, .jsonl or .json, or a folder"

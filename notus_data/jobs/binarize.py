@@ -13,10 +13,19 @@ from typing import Any
 
 from notus_data.engines import EngineOptions
 from notus_data.io.paths import DEFAULT_BATCH_SIZE, report_path, sidecar_path
-from notus_data.io.sources import input_paths, load_ultrafeedback
-from notus_data.jobs.common import as_dataset, check_load, check_path, engine_kwargs, sink_for
+from notus_data.io.rated import load_source
+from notus_data.io.sources import input_paths
+from notus_data.jobs.common import (
+    as_dataset,
+    check_load,
+    check_path,
+    engine_kwargs,
+    sink_for,
+    write_dataset_info,
+)
 from notus_data.pipeline import Pipeline
 from notus_data.report import Report
+from notus_data.sources import SourceOptions
 from notus_data.steps.base import Step
 from notus_data.steps.binarize import BinarizeOptions, BinarizeStep
 from notus_data.steps.decisions import CHANGES_SCHEMA, DecisionsStep
@@ -98,6 +107,9 @@ def binarize(
     decisions: str | os.PathLike | None = None,
     decontaminate: tuple[str, ...] | str = (),
     benchmark_file: tuple[str, ...] | str = (),
+    source_format: str | None = None,
+    columns: str | None = None,
+    higher_is_better: bool = True,
     **options: Any,
 ) -> Any:
     """Load UltraFeedback-shaped data, score it, binarize it and write the pairs; return the run's report.
@@ -121,8 +133,8 @@ def binarize(
     curation = CurationOptions(
         decisions=decisions, decontaminate=decontaminate, benchmark_file=benchmark_file
     )
-    opts = BinarizeOptions(**options)
-    source = load_ultrafeedback(input, revision=revision, split=split, streaming=streaming)
+    sources = SourceOptions(source_format=source_format, columns=columns, higher_is_better=higher_is_better)
+    source, opts = open_input(input, sources, options, revision=revision, split=split, streaming=streaming)
     sides: dict[str, Any] = {}
     schemas: dict[str, Any] = {"main": BinarizeStep(opts).schema}
     if output is not None:
@@ -138,6 +150,8 @@ def binarize(
         schemas=schemas, engine=engine_options,
     )  # fmt: skip
     info = {**source.describe(), "options": asdict(opts), "curation": asdict(curation)}
+    if getattr(source, "format", None) is not None:
+        info["source"] = asdict(sources)
     if output is not None:
         info["output"] = str(output)
     if "changes" in sides:
@@ -147,7 +161,26 @@ def binarize(
         inputs=input_paths([input, *curation.inputs()]), batch_size=batch_size, progress=progress, info=info,
     )  # fmt: skip
     run = pipeline.run(engine, **engine_kwargs(engine_options, num_blocks))
+    write_dataset_info(output, opts.format)
     return finish(run, output)
+
+
+def open_input(
+    input: Any, sources: SourceOptions, options: dict[str, Any], **load: Any
+) -> tuple[Any, BinarizeOptions]:
+    """The input's source (UltraFeedback, or another source format) and the binarize options that fit it: the
+    other formats score by ``source-score``, and HelpSteer2 takes ``aspects`` and ``weights`` for its score."""
+    options = dict(options)
+    probe = BinarizeOptions(**{**options, "score": "source-score"}) if options.get("score") is None else None
+    source = load_source(
+        input, source_format=sources.source_format, columns=sources.columns,
+        higher_is_better=sources.higher_is_better,
+        aspects=(probe or BinarizeOptions(**options)).aspects, weights=(probe or BinarizeOptions(**options)).weights,
+        **load,
+    )  # fmt: skip
+    if getattr(source, "format", None) is not None and options.get("score") is None:
+        options["score"] = "source-score"
+    return source, BinarizeOptions(**options)
 
 
 def finish(run: Any, output: str | os.PathLike | None) -> Report | tuple[Any, Report]:

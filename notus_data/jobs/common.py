@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from notus_data.engines import EngineOptions
-from notus_data.errors import OptionError
+from notus_data.errors import OptionError, OutputError
+from notus_data.io.atomic import atomic_path
 from notus_data.io.sinks import FileSink, MemorySink, Sink
 from notus_data.io.sources import LoadOptions
 
@@ -64,3 +67,28 @@ def as_dataset(table: pa.Table) -> Any:
 
 def check_load(**options: Any) -> LoadOptions:
     return LoadOptions(**options)
+
+
+def write_dataset_info(output: str | os.PathLike | None, fmt: str) -> Path | None:
+    """For a ``llama-factory`` output: its entry in ``dataset_info.json`` beside it (LLaMA-Factory's
+    ``dataset_dir``), named after the output's file name without its extension; other entries of an existing
+    ``dataset_info.json`` are kept. Returns the path written (None for other formats or no output)."""
+    if output is None or fmt != "llama-factory":
+        return None
+    from notus_data.formats import dataset_info
+
+    target = Path(output)
+    path = target.parent / "dataset_info.json"
+    entries: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            entries = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise OutputError(
+                f"{path}: not valid JSON ({exc}); fix or move it, then run again (the pairs were written)"
+            ) from None
+    name = target.name.split(".")[0] if target.suffix else target.name
+    entries.update(dataset_info(target.name, name))
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(entries, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path

@@ -94,3 +94,72 @@ def decontaminate(
         run.report.tables = {"evidence": as_dataset(run.result["evidence"])}
         return as_dataset(run.result["main"]), run.report
     return run.report
+
+
+def review_evidence(
+    evidence: str | os.PathLike,
+    *,
+    benchmark: str | None = None,
+    min_score: float | None = None,
+    max_score: float | None = None,
+    method: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """The rows of an evidence file (``OUTPUT.decontamination.parquet`` / ``.jsonl``) to review, weakest match
+    first (by score; rows removed by their source, with no score, last): only ``benchmark`` / ``method`` where
+    given, and scores in [``min_score``, ``max_score``]."""
+    from notus_data.errors import InputError, OptionError
+    from notus_data.io import read_table
+
+    path = Path(evidence)
+    if not path.exists():
+        raise InputError(f"evidence: {path}: no such file; it is written beside a decontaminate OUTPUT")
+    for name, value in (("min_score", min_score), ("max_score", max_score)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise OptionError(f"{name}: {value!r} is not a number")
+    table = read_table(path)
+    missing = [c for c in ("benchmark", "question", "method", "score", "text") if c not in table.schema.names]
+    if missing:
+        raise InputError(f"evidence: {path}: no column {missing}; is it a decontamination evidence file?")
+    rows = table.to_pylist()
+    if benchmark is not None:
+        rows = [r for r in rows if r["benchmark"] == benchmark]
+    if method is not None:
+        rows = [r for r in rows if r["method"] == method]
+    if min_score is not None:
+        rows = [r for r in rows if r["score"] is not None and r["score"] >= min_score]
+    if max_score is not None:
+        rows = [r for r in rows if r["score"] is not None and r["score"] <= max_score]
+    rows.sort(
+        key=lambda r: (r["score"] is None, r["score"] if r["score"] is not None else 0.0, r["row_index"])
+    )
+    return rows[:limit] if limit is not None else rows
+
+
+def _excerpt(text: str | None, width: int) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def format_review(rows: list[dict[str, Any]], *, width: int = 60) -> str:
+    """The rows of :func:`review_evidence` as a plain-text table: row, benchmark/question id, method, score,
+    prompt excerpt and matched question."""
+    header = ["row", "benchmark/id", "method", "score", "prompt", "matched question"]
+    body = [
+        [
+            str(r.get("row_index")),
+            f"{r.get('benchmark')}/{r.get('question_id')}"
+            if r.get("question_id")
+            else str(r.get("benchmark")),
+            str(r.get("method")),
+            "-" if r.get("score") is None else f"{r['score']:.3f}",
+            _excerpt(r.get("text"), width),
+            _excerpt(r.get("question"), width),
+        ]
+        for r in rows
+    ]
+    sizes = [max(len(h), *(len(line[i]) for line in body)) if body else len(h) for i, h in enumerate(header)]
+    out = ["  ".join(h.ljust(s) for h, s in zip(header, sizes, strict=True)).rstrip()]
+    out.append("  ".join("-" * s for s in sizes))
+    out += ["  ".join(c.ljust(s) for c, s in zip(line, sizes, strict=True)).rstrip() for line in body]
+    return "\n".join(out)

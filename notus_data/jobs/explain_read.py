@@ -1,7 +1,7 @@
 """The two sides of ``explain``, read into one shape: a *side table* with one row per pair.
 
 A pairs set (PUBLISHED, or OURS when it is a run's output) is read in any format the trainer reads (``notus``,
-``cleaned``, ``h4``, ``standard``, ``trl``: :func:`notus_data.train.formats.detect_format`) from a local file, a
+``cleaned``, ``h4``, ``standard``, ``trl``: :func:`notus_data.formats.read.detect_format`) from a local file, a
 folder (a run's folder, parquet shards laid out as on the Hub, a ``save_to_disk`` folder), a Hub id, or a table in
 memory. Each row becomes a :data:`SIDE_SCHEMA` row: where it is (split, row), the prompt (its text, its
 ``prompt_id`` = sha256 of the text, its join key :func:`~notus_data.steps.trace.text_keys`), the text keys of the
@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from notus_data.errors import NotusDataError, SchemaError
+from notus_data.formats.read import FORMAT_COLUMNS, detect_format, to_conversational
 from notus_data.io.paths import (
     DEFAULT_BATCH_SIZE,
     folder_owner,
@@ -37,7 +38,6 @@ from notus_data.io.tables import TableSource, arrow_message, read_table
 from notus_data.schema import list_parts, sha256_hex
 from notus_data.steps.trace import text_keys
 from notus_data.train.data import TEST_SPLITS, TRAIN_SPLITS
-from notus_data.train.formats import FORMAT_COLUMNS, detect_format, to_conversational
 
 SIDE_SCHEMA = pa.schema(
     [

@@ -4,7 +4,7 @@
 :class:`Recipe` dataclass and the YAML loading; :mod:`notus_data.recipes.splits` the split rule and the shards.
 
 >>> bundled_recipes()
-['multi-binarized', 'notus-cleaned', 'notus-v1', 'notus-v1-drawties', 'zephyr']
+['multi-binarized', 'notus-chat-clean', 'notus-cleaned', 'notus-v1', 'notus-v1-drawties', 'zephyr']
 """
 
 from __future__ import annotations

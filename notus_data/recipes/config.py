@@ -37,6 +37,7 @@ from notus_data.errors import NotusDataError, OptionError
 from notus_data.io.paths import is_local
 from notus_data.io.sources import DEFAULT_HUB_ID, LoadOptions
 from notus_data.recipes.sections import (  # noqa: F401  (re-exported: the recipe's sections)
+    OMITTED_WHEN_DEFAULT,
     OPTIONAL_STEPS,
     RECIPES_DIR,
     SECTION_ORDER,
@@ -55,6 +56,7 @@ from notus_data.recipes.sections import (  # noqa: F401  (re-exported: the recip
     section_dict,
     section_fields,
 )
+from notus_data.sources.format import SourceOptions
 from notus_data.steps.binarize import BinarizeOptions
 
 # ------------------------------------------------------------------------------------------------ the recipe
@@ -72,6 +74,7 @@ class Recipe:
     description: str = ""
     input: str = DEFAULT_HUB_ID
     load: LoadOptions = field(default_factory=LoadOptions)
+    source: SourceOptions = field(default_factory=SourceOptions)
     review: ReviewOptions = field(default_factory=ReviewOptions)
     flag: Any = None
     decontaminate: Any = None
@@ -120,6 +123,8 @@ class Recipe:
         out: dict[str, Any] = {name: getattr(self, name) for name in TOP_LEVEL}
         for section in SECTION_ORDER:
             value = getattr(self, section)
+            if section in OMITTED_WHEN_DEFAULT and value == type(value)():
+                continue
             if value is None:
                 out[section] = False
             else:

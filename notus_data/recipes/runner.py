@@ -19,7 +19,8 @@ from notus_data.engines import EngineOptions
 from notus_data.errors import MissingDependencyError, OptionError
 from notus_data.formats import SCHEMAS
 from notus_data.io.paths import is_local
-from notus_data.io.sources import input_paths, load_ultrafeedback
+from notus_data.io.rated import load_source
+from notus_data.io.sources import input_paths
 from notus_data.jobs.common import check_path, engine_kwargs
 from notus_data.pipeline import Pipeline
 from notus_data.recipes.config import (
@@ -101,7 +102,7 @@ def recipe_steps(recipe: Recipe, source: Any) -> list[Step]:
         section_options = getattr(recipe, section)
         if section_options is not None:
             steps.append(optional_step_class(section, "step")(section_options))
-    layout = source.layout
+    layout = getattr(source, "layout", None)
     if recipe.card.compare and layout is not None and layout.has_ratings:
         if "overall_score" in layout.completion_fields:
             steps.append(CompareStep(*CompareOptions(seed=options.seed).binarizations()))
@@ -150,8 +151,13 @@ def run(
             "(or run without plots: --no-plots / plots=False)"
         )
     load = resolved.load
-    source = load_ultrafeedback(
+    source = load_source(
         resolved.input,
+        source_format=resolved.source.source_format,
+        columns=resolved.source.columns,
+        higher_is_better=resolved.source.higher_is_better,
+        aspects=resolved.binarize.aspects,
+        weights=resolved.binarize.weights,
         revision=load.revision,
         split=load.split,
         streaming=load.streaming,
@@ -167,6 +173,8 @@ def run(
         inputs += benchmark_paths(resolved.decontaminate.benchmark_file)
     info = {"recipe": resolved.name, "input": resolved.input, "output": str(output)}
     info["source"] = describe_source(resolved, source)
+    if getattr(source, "format", None) is not None:
+        info["source"]["source_format"] = source.format.name
     pipeline = Pipeline(
         "run", source, steps, sink, inputs=input_paths(inputs), batch_size=load.batch_size, progress=progress,
         info=info,

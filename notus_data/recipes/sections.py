@@ -14,6 +14,8 @@ from typing import Any
 
 from notus_data.errors import NotusDataError, OptionError, check_numbers
 from notus_data.io.sources import LoadOptions
+from notus_data.sources.format import SourceOptions
+from notus_data.sources.helpsteer2 import PRESETS
 from notus_data.steps.binarize import BinarizeOptions
 
 RECIPES_DIR = Path(__file__).parent
@@ -115,13 +117,16 @@ OPTIONAL_STEPS = {
 #: The always-present sections and their options classes.
 SECTIONS: dict[str, type] = {
     "load": LoadOptions,
+    "source": SourceOptions,
     "review": ReviewOptions,
     "binarize": BinarizeOptions,
     "split": SplitOptions,
     "card": CardOptions,
 }
-SECTION_ORDER = ("load", "review", "flag", "decontaminate", "binarize", "split", "card")
+SECTION_ORDER = ("load", "source", "review", "flag", "decontaminate", "binarize", "split", "card")
 TOP_LEVEL = ("name", "description", "input")
+#: Sections left out of a saved recipe while they hold only their defaults (``source``: UltraFeedback, detected).
+OMITTED_WHEN_DEFAULT = ("source",)
 #: Fields of optional steps that a recipe does not set (the pipeline gives them).
 STEP_FIELDS_EXCLUDED = {"input", "output", "dry_run", "progress", "batch_size", "revision", "split"}
 
@@ -209,6 +214,8 @@ def coerce(annotation: Any, value: Any, where: str) -> Any:
             return str(value)
         raise bad("a string")
     if typing.get_origin(base) is tuple:
+        if isinstance(value, str) and value.strip() in PRESETS:  # a named weight preset (nvidia-340b)
+            return value.strip()
         args = typing.get_args(base)
         item = args[0] if args else str
         if isinstance(value, str):

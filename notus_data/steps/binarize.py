@@ -29,6 +29,9 @@ up to 1e-9), ``drop_identical_text`` (a candidate with the same text as the chos
 white space, is no candidate). A row that gives no pair is counted with the first reason that applies:
 ``invalid_row``, ``too_few_completions``, ``below_min_chosen_score``, ``tie``, ``below_margin``, ``identical_text``.
 
+Multi-turn prompts: where the batch has a ``prompt_messages`` column (the conversation up to the last user turn;
+see :mod:`notus_data.sources`), each pair carries its row's turns into the message-list formats.
+
 Randomness: each row's draw is a number ``u`` in [0, 1) that hashes the seed and the first 64 bits of the
 prompt_id (:func:`draw_uniform`); the rejected is the ``floor(u * k)``-th of the ``k`` candidates in list order. It
 depends on the seed and the prompt alone, never on batch size, row order or the number of processes.
@@ -45,8 +48,9 @@ import pyarrow.compute as pc
 
 from notus_data.draws import draw_uniform
 from notus_data.errors import OptionError, check_numbers, number_list
-from notus_data.formats import FORMATS, SCHEMAS, build
+from notus_data.formats import FORMATS, SCHEMAS, build, kto_order
 from notus_data.schema import ASPECTS, column_array, invalid_rows, list_parts
+from notus_data.sources.helpsteer2 import PRESETS
 from notus_data.steps.base import Step, StepResult, outcomes
 from notus_data.steps.score import SCORE_SOURCES, ScoreOptions
 
@@ -87,7 +91,9 @@ class BinarizeOptions:
     )
     weights: tuple[float, ...] | None = field(
         default=None,
-        metadata={"help": "one weight per aspect for avg-rating, comma-separated (default: equal)"},
+        metadata={
+            "help": "one weight per aspect, comma-separated (default: equal), or a preset: nvidia-340b (HelpSteer2)"
+        },
     )
     format: str = field(default="notus", metadata={"help": "output columns", "choices": FORMATS})
     min_margin: float = field(
@@ -105,6 +111,8 @@ class BinarizeOptions:
     seed: int = field(default=42, metadata={"help": "seed of the random draws (with the prompt_id)"})
 
     def __post_init__(self) -> None:
+        if isinstance(self.weights, str) and self.weights.strip() in PRESETS:  # a named preset sets both
+            self.aspects, self.weights = PRESETS[self.weights.strip()]
         self.weights = number_list(self.weights, "weights")
         check_numbers(self)
         if self.strategy not in STRATEGIES:
@@ -257,7 +265,8 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
     """Pairs of one scored canonical batch (see :func:`notus_data.steps.score.score_table`).
 
     Returns ``(pairs, outcomes)``: the pairs in the output format, in input order; and one outcome row per input
-    row (row_index, prompt_id, source, reason (null when the row gave pairs), n_pairs, chosen_index).
+    row (row_index, prompt_id, source, reason (null when the row gave pairs), n_pairs (the rows it gave: its
+    pairs; in ``kto`` its completion rows), chosen_index).
     """
     options = options or BinarizeOptions()
     n = scored.num_rows
@@ -281,6 +290,11 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
     _, _, avg = list_parts(column_array(scored, "avg_rating"))
     _, _, score = list_parts(column_array(scored, "score"))
     models = pc.struct_field(flat, "model")
+    messages = (
+        column_array(scored, "prompt_messages").take(row_take)
+        if "prompt_messages" in scored.column_names
+        else None
+    )
     pairs = build(
         options.format,
         source=column_array(scored, "source").take(row_take),
@@ -294,8 +308,15 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
         rejected_avg_rating=avg.take(rejected_flat),
         chosen_score=score.take(chosen_flat),
         rejected_score=score.take(rejected_flat),
+        prompt_messages=messages,
+        group=rows,
     )
     n_pairs = np.bincount(rows, minlength=n).astype(np.int64)
+    if options.format == "kto":  # rows written: the pair's chosen and rejected, each (prompt, text) once
+        kept = kto_order(rows, responses.take(chosen_flat), responses.take(rejected_flat))
+        n_out = np.bincount(rows[kept // 2], minlength=n).astype(np.int64)
+    else:
+        n_out = n_pairs
     first_chosen = np.full(n, -1, dtype=np.int64)
     if len(rows):
         first = np.concatenate([[True], rows[1:] != rows[:-1]])
@@ -306,7 +327,7 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
             prompt_ids,
             column_array(scored, "source"),
             pa.array(reasons, type=pa.string()),
-            pa.array(n_pairs),
+            pa.array(n_out),
             pa.array(first_chosen, mask=first_chosen < 0),
         ],
         schema=OUTCOME_SCHEMA,

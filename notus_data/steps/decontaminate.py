@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from notus_data.decontamination import paraphrase
 from notus_data.decontamination.find import (
     ALL_METHODS,
     EVIDENCE_SCHEMA,
@@ -75,6 +76,8 @@ class DecontaminateStep(Step):
             self.index, self.sources_info = load_index(self.options)
         if "ngram" in self.options.methods:
             self.index.ngrams(self.options.ngram_size)  # built once here, so that it travels with the index
+        if "paraphrase" in self.options.methods:
+            paraphrase.stem_table(self.index)
 
     def describe(self) -> dict[str, Any]:
         """What the step removes against (after :meth:`setup`)."""

@@ -8,6 +8,9 @@ Score sources (``ScoreOptions.score``):
   revisions before the fix.
 - ``fine-grained-score``: the data set's own ``fine-grained_score``; where the input has no such field at all, the
   loader recomputes it as the mean of all four aspect ratings (see :mod:`notus_data.schema`).
+- ``source-score``: the score the input's source format gives (``source_score``, see :mod:`notus_data.sources`:
+  HelpSteer2's mean rating, Nectar's ``8 - rank``, a reward-model score, ...); the only score of those sources,
+  and their ``avg_rating`` too.
 
 A completion with no usable score (no usable rating, a null score, a null response) gets a null score and takes no
 part in pairing.
@@ -26,7 +29,7 @@ from notus_data.errors import OptionError, SchemaError, check_numbers, number_li
 from notus_data.schema import ASPECTS, column_array, list_parts
 from notus_data.steps.base import Step, StepResult
 
-SCORE_SOURCES = ("avg-rating", "overall-score", "fine-grained-score")
+SCORE_SOURCES = ("avg-rating", "overall-score", "fine-grained-score", "source-score")
 
 
 @dataclass
@@ -58,6 +61,8 @@ class ScoreOptions:
             raise OptionError(
                 f"score: {self.score!r} is not a score source; choose one of {', '.join(SCORE_SOURCES)}"
             )
+        if self.score == "source-score":  # the source format reads aspects and weights (HelpSteer2)
+            return
         unknown = [a for a in self.aspects if a not in ASPECTS]
         if unknown or not self.aspects:
             raise OptionError(f"aspects: {unknown or 'none'} not usable; choose from {', '.join(ASPECTS)}")
@@ -114,8 +119,13 @@ def score_table(table: pa.Table, options: ScoreOptions | None = None) -> pa.Tabl
     options = options or ScoreOptions()
     completions = column_array(table, "completions")
     flat = completions.flatten()
-    avg = mean_rating(flat)
-    if options.score == "avg-rating":
+    if options.score == "source-score":
+        avg = score = numbers(list_parts(column_array(table, "source_score"))[2])
+    else:
+        avg = mean_rating(flat)
+    if options.score == "source-score":
+        pass
+    elif options.score == "avg-rating":
         default = options.aspects == ASPECTS and options.weights is None
         score = avg if default else mean_rating(flat, options.aspects, options.weights)
     elif options.score == "overall-score":
@@ -158,6 +168,17 @@ class ScoreStep(Step):
 
 def check_score_source(source: Any, score: str) -> None:
     """Fail before any work if the input lacks what the score source reads."""
+    fmt = getattr(source, "format", None)
+    if fmt is not None and score != "source-score":
+        raise SchemaError(
+            f"{source.origin}: the {fmt.name} source gives one score per response (score=source-score); "
+            f"score={score} reads UltraFeedback's ratings, which it has not"
+        )
+    if fmt is None and score == "source-score" and getattr(source, "layout", None) is not None:
+        raise SchemaError(
+            f"{source.origin}: score=source-score is the score of a source format (helpsteer2, nectar, ...); "
+            "UltraFeedback data is scored by avg-rating, overall-score or fine-grained-score"
+        )
     layout = getattr(source, "layout", None)
     if layout is None:
         return

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from notus_data.errors import OptionError, check_numbers
+from notus_data.train.prompts import LONG_PROMPTS
 
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial")
 LOSS_TYPES = (
@@ -74,7 +75,14 @@ class TrainConfig:
     )
     max_length: int = _f(1024, "Longest prompt + response in tokens; longer pairs are truncated at the end.")
     max_prompt_length: int = _f(
-        512, "Longest prompt in tokens (Zephyr template included); longer prompts are dropped and counted."
+        512,
+        "Longest prompt in tokens (chat template included); longer prompts are handled by long_prompts.",
+    )
+    long_prompts: str = _f(
+        "truncate",
+        "truncate: cut a longer prompt's last user turn from its start so it fits max_prompt_length (keeps the "
+        "end, as TRL's prompt truncation did for Notus and Zephyr); drop: leave such pairs out. Counted either way.",
+        choices=LONG_PROMPTS,
     )
     # Data
     eval_size: int = _f(
@@ -157,6 +165,7 @@ class TrainConfig:
             "max_length",
             f"must be greater than max_prompt_length={self.max_prompt_length} to leave room for the response",
         )
+        check(self.long_prompts in LONG_PROMPTS, "long_prompts", f"must be one of {', '.join(LONG_PROMPTS)}")
         check(self.eval_size >= 0, "eval_size", "must be >= 0")
         check(
             self.max_train_rows is None or self.max_train_rows >= 1, "max_train_rows", "must be >= 1 or None"

@@ -39,6 +39,7 @@ from notus_data.train.formats import (  # noqa: F401  (CONVERSATION, MESSAGE: us
     detect_format,
     to_conversational,
 )
+from notus_data.train.prompts import fit_prompts
 
 TRAIN_SPLITS = ("train", "train_prefs")
 TEST_SPLITS = ("test", "test_prefs", "validation", "eval")
@@ -59,6 +60,14 @@ class DataSummary:
     examples: dict[str, list[str]] = field(default_factory=dict)
     train_rows: int = 0
     eval_rows: int = 0
+    truncated_by_split: dict[str, int] = field(default_factory=dict)
+
+    def truncate(self, split: str, rows: list[int] | np.ndarray) -> None:
+        """Count rows of ``split`` whose prompt was truncated to fit (they stay in the data)."""
+        self.truncated_by_split[split] = self.truncated_by_split.get(split, 0) + len(rows)
+        kept = self.examples.setdefault("prompt_truncated", [])
+        for row in list(rows)[: max(0, MAX_EXAMPLES - len(kept))]:
+            kept.append(f"{split} row {int(row)}")
 
     def drop(self, split: str, reason: str, count: int, rows: list[int] | np.ndarray = ()) -> None:
         """Count ``count`` rows of ``split`` dropped for ``reason``; keep a few row numbers as examples."""
@@ -81,6 +90,7 @@ class DataSummary:
             "eval_rows": self.eval_rows,
             "dropped": {k: {"rows": v, "why": REASONS.get(k, k)} for k, v in sorted(self.dropped.items())},
             "dropped_by_split": {s: dict(sorted(c.items())) for s, c in self.dropped_by_split.items()},
+            "prompts_truncated": dict(self.truncated_by_split),
             "examples": {k: list(v) for k, v in sorted(self.examples.items())},
         }
 
@@ -213,31 +223,6 @@ def eval_rows_for(n_rows: int, eval_size: int) -> int:
     return min(eval_size, n_rows // 10)
 
 
-def prompt_token_lengths(ds: Any, tokenizer: Any, *, batch_size: int = 1000) -> np.ndarray:
-    """Tokens in each rendered prompt (chat template with the generation prompt), as the trainer counts them."""
-    lengths = []
-    for batch in ds.select_columns(["prompt"]).iter(batch_size=batch_size):
-        texts = tokenizer.apply_chat_template(batch["prompt"], tokenize=False, add_generation_prompt=True)
-        ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
-        lengths.extend(len(x) for x in ids)
-    return np.asarray(lengths, dtype=np.int64)
-
-
-def drop_long_prompts(
-    ds: Any, tokenizer: Any, max_prompt_length: int, split: str, summary: DataSummary
-) -> Any:
-    """Drop rows whose rendered prompt has more than ``max_prompt_length`` tokens, counting them in ``summary``."""
-    if ds.num_rows == 0:
-        return ds
-    lengths = prompt_token_lengths(ds, tokenizer)
-    too_long = lengths > max_prompt_length
-    if too_long.any():
-        rows = np.asarray(ds["row_index"])[too_long]
-        summary.drop(split, "prompt_too_long", int(too_long.sum()), rows)
-        ds = ds.select(np.flatnonzero(~too_long))
-    return ds
-
-
 @dataclass
 class PreparedPairs:
     """The splits handed to the trainer (``prompt``/``chosen``/``rejected``) and the accounting of the input."""
@@ -252,6 +237,7 @@ def prepare_pairs(
     tokenizer: Any,
     *,
     max_prompt_length: int,
+    long_prompts: str = "truncate",
     eval_size: int = 2000,
     seed: int = 42,
     max_train_rows: int | None = None,
@@ -260,8 +246,8 @@ def prepare_pairs(
     """Load, convert, split and filter a pair dataset for DPO.
 
     Order: load -> convert (drop rows that are not pairs) -> evaluation split (the dataset's test split, else
-    ``train_test_split(test_size=eval_rows_for(n, eval_size), seed=seed)``) -> drop prompts over
-    ``max_prompt_length`` tokens (both splits) -> keep the first ``max_train_rows`` training rows.
+    ``train_test_split(test_size=eval_rows_for(n, eval_size), seed=seed)``) -> truncate (or drop, with
+    ``long_prompts="drop"``) prompts over ``max_prompt_length`` tokens, both splits (:mod:`.prompts`) -> keep the first ``max_train_rows`` training rows.
     """
     source = load_pairs(dataset, revision=revision)
     summary = DataSummary(source=source.location)
@@ -289,9 +275,9 @@ def prepare_pairs(
         else:
             test = None
             summary.eval_rule = f"no evaluation: min(eval_size={eval_size}, {train.num_rows} rows // 10) = 0"
-    train = drop_long_prompts(train, tokenizer, max_prompt_length, "train", summary)
+    train = fit_prompts(train, tokenizer, max_prompt_length, long_prompts, "train", summary)
     if test is not None:
-        test = drop_long_prompts(test, tokenizer, max_prompt_length, "test", summary)
+        test = fit_prompts(test, tokenizer, max_prompt_length, long_prompts, "test", summary)
     if max_train_rows is not None and train.num_rows > max_train_rows:
         extra = np.asarray(train["row_index"])[max_train_rows:]
         summary.drop("train", "beyond_max_train_rows", len(extra), extra)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,20 @@ def _bytes(n: int | None) -> str:
     return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
 
 
+def _card_section(funnel: str | None) -> list[str]:
+    """The card's funnel under this report's own heading: its heading line becomes a note, deeper headings move
+    below this report's level (one "funnel" heading on the page)."""
+    if not funnel:
+        return ["_The dataset has no card with a funnel section._"]
+    lines = funnel.splitlines()
+    heading = re.match(r"^#{1,6}\s+(.*)$", lines[0])
+    out = [f'From the dataset card\'s section "{heading.group(1).strip()}":'] if heading else [lines[0]]
+    for line in lines[1:]:
+        sub = re.match(r"^(#{1,6})(\s+.*)$", line)
+        out.append("###" + sub.group(2) if sub else line)
+    return out
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """The report as a markdown page (recipe, data, final metrics, throughput, memory, the card's funnel)."""
     data = report.get("data", {})
@@ -83,6 +98,12 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- Rows in: {data.get('rows_in')}; train pairs: {data.get('train_rows')}; eval pairs: {data.get('eval_rows')}",
         f"- Evaluation split: {data.get('eval_rule')}",
     ]
+    cut = data.get("prompts_truncated") or {}
+    if any(cut.values()):
+        lines.append(
+            "- Prompts over max_prompt_length, truncated to fit (last user turn cut from its start): "
+            + ", ".join(f"{split} {n}" for split, n in cut.items())
+        )
     truncated = data.get("truncated_pairs")
     if truncated:
         lines.append(f"- Training pairs longer than max_length (truncated at the end): {truncated}")
@@ -123,9 +144,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"({perf.get('train_seconds') or 0:,.1f} s with evaluation and checkpoints)",
         f"- Peak memory ({perf.get('peak_memory_kind')}): {_bytes(perf.get('peak_memory_bytes'))}",
     ]
-    funnel = report.get("dataset_card_funnel")
     lines += ["", "## Dataset card funnel", ""]
-    lines.append(funnel if funnel else "_The dataset has no card with a funnel section._")
+    lines += _card_section(report.get("dataset_card_funnel"))
     lines += [
         "",
         "## Config",

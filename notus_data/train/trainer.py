@@ -238,6 +238,7 @@ def train(
         dataset,
         tokenizer,
         max_prompt_length=config.max_prompt_length,
+        long_prompts=config.long_prompts,
         eval_size=config.eval_size,
         seed=config.seed,
         max_train_rows=config.max_train_rows,
@@ -326,7 +327,7 @@ def train(
             f"could not set up training of model {model_id!r}: {type(exc).__name__}: {exc}"
         ) from exc
 
-    # TRL drops pairs whose prompt alone fills max_length; prompts over max_prompt_length are gone already, so this
+    # TRL drops pairs whose prompt alone fills max_length; every prompt fits max_prompt_length already, so this
     # is 0 unless tokenization differs, and it is counted either way.
     for split, before, after in (
         ("train", pairs.train, trainer.train_dataset),
