@@ -53,7 +53,7 @@ VOCABULARY: dict[str, dict[str, str]] = {
              "none": "prompts with none"},
     "review push": {"in": "flagged completions in", "kept": "flagged completions sent", "out": "records added",
                     "none": "not added"},
-    "review pull": {"in": "records read", "kept": "records with a decision", "out": "decisions",
+    "review pull": {"in": "completions in the records read", "kept": "completions with a decision", "out": "decisions",
                     "none": "no decision"},
 }  # fmt: skip
 _DEFAULT_WORDS = {"in": "rows in", "kept": "rows with output", "out": "rows out", "none": "no output"}

@@ -77,7 +77,7 @@ def test_resolve_majority_then_most_recent():
     assert (one["decision"], one["corrected_score"], one["resolved_by"], one["notes"]) == (
         "correct",
         1.0,
-        "unanimous",
+        "single_answer",  # one answer: not called unanimous
         ["a: bug"],
     )
 
@@ -312,12 +312,20 @@ def test_review_loop_end_to_end(argilla_stack, monkeypatch, tmp_path, caplog):
         "unanimous",
         2,
     )
+    assert d1["score_resolved_by"] == "unanimous" and d2["score_resolved_by"] is None
     assert d1["annotators"] == ["reviewer-one", "reviewer-two"]
     assert d1["notes"] == ["reviewer-one: the critique-score bug"]
     assert (d2["decision"], d2["resolved_by"], d2["n_agree"]) == ("discard", "most_recent", 1)
     assert (d3["decision"], d3["n_answers"]) == ("confirm", 1)
     pulled = json.loads(report_path(decisions_file).read_text())
     assert pulled["dropped"] == {"no_submitted_answer": 2}  # P5's two records
+    # the draft is listed with its record, not folded into a count
+    assert pulled["info"]["unusable_answers"] == [
+        {"record_id": record_id(pid["P3"], 0), "user": "reviewer-two", "problem": "draft"}
+    ]
+    # two reviewers answered P1 and P2: agree on P1, not on P2
+    assert pulled["info"]["agreement"]["verdict"]["items"] == 2
+    assert pulled["info"]["agreement"]["verdict"]["share_agreeing"] == 0.5
     strict = pull(tmp_path / "strict.jsonl", dataset="loop", min_answers=2)
     assert strict.rows_out == 2 and strict.dropped["below_min_answers"] == 1  # P3 has one submitted answer
 

@@ -11,7 +11,10 @@ when every flagged completion has a verdict, *partly* when some are left (pull l
 completions lack a verdict). Argilla has no conditional questions, so "a score is required with correct" cannot be enforced
 in the settings: :mod:`notus_data.review.pull` lists every correction without a score with its record.
 
-The hidden metadata ``review_keys`` holds, per completion shown, ``"{slot}|{index}|{response_sha256}"`` so that pull
+The optional ``ranking`` question (best first) becomes the human score source of ``--score human``
+(:mod:`notus_data.review.rankings`).
+
+The hidden metadata ``review_keys`` holds, per completion shown, ``"{slot}|{index}|{response_sha256}|{flagged}"`` so that pull
 writes decisions that ``review apply`` checks against the text that was reviewed.
 """
 
@@ -80,6 +83,14 @@ def build_prompt_settings(slots: int, min_submitted: int, guidelines: str) -> An
                 required=False,
             )
         )
+    questions.append(
+        rg.RankingQuestion(
+            "ranking",
+            values={f"completion_{i}": f"Completion {i}" for i in range(1, slots + 1)},
+            title="Optional: rank the completions, best first (empty slots last)",
+            required=False,
+        )
+    )
     questions.append(rg.TextQuestion("note", title="Note (optional)", required=False))
     questions.append(
         rg.LabelQuestion(
@@ -169,7 +180,7 @@ def build_prompt_record(prompt: dict[str, Any]) -> Any:
     for slot, c in enumerate(prompt["completions"], start=1):
         reasons = c.get("reasons") or []
         fields[f"completion_{slot}"] = completion_markdown(c, reasons)
-        keys.append(f"{slot}|{c['index']}|{c['response_sha256'] or ''}")
+        keys.append(f"{slot}|{c['index']}|{c['response_sha256'] or ''}|{int(bool(reasons))}")
         if not reasons:
             continue
         flags.update(reasons)
@@ -192,14 +203,14 @@ def build_prompt_record(prompt: dict[str, Any]) -> Any:
     return rg.Record(id=prompt["prompt_id"], fields=fields, metadata=metadata, suggestions=suggestions)
 
 
-def parse_keys(keys: list[str] | None) -> dict[int, tuple[int, str | None]]:
-    """slot -> (completion index, response_sha256), from a record's ``review_keys``.
+def parse_keys(keys: list[str] | None) -> dict[int, tuple[int, str | None, bool]]:
+    """slot -> (completion index, response_sha256, flagged), from a record's ``review_keys``.
 
-    >>> parse_keys(["2|3|", "1|0|ab"])
-    {1: (0, 'ab'), 2: (3, None)}
+    >>> parse_keys(["2|3||0", "1|0|ab|1"])
+    {1: (0, 'ab', True), 2: (3, None, False)}
     """
     out = {}
     for key in keys or []:
-        slot, index, sha = str(key).split("|", 2)
-        out[int(slot)] = (int(index), sha or None)
+        slot, index, sha, flagged = (str(key).split("|") + ["1"])[:4]
+        out[int(slot)] = (int(index), sha or None, flagged == "1")
     return dict(sorted(out.items()))
