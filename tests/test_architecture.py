@@ -32,7 +32,7 @@ LAYERS = [
             "sources",
         ),
     ),
-    ("io", ("io", "sources")),
+    ("io", ("io", "sources.pairs")),  # the pairs source reads files through io
     ("decontamination", ("decontamination",)),
     ("steps", ("steps",)),
     ("engines", ("engines",)),
@@ -49,10 +49,12 @@ def module_name(path: Path) -> str:
 
 
 def layer(module: str) -> int:
-    top = module.split(".")[0]
-    for rank, (_, prefixes) in enumerate(LAYERS):
-        if top in prefixes:
-            return rank
+    """The layer of ``module``: the one with the longest prefix of its name (``sources.pairs`` before ``sources``)."""
+    parts = module.split(".")
+    for n in range(len(parts), 0, -1):
+        for rank, (_, prefixes) in enumerate(LAYERS):
+            if ".".join(parts[:n]) in prefixes:
+                return rank
     raise AssertionError(f"notus_data.{module} is in no layer: add it to LAYERS in {__file__}")
 
 
