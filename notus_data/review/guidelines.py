@@ -24,6 +24,12 @@ any verdict it carries). Use **exclude** to keep a completion out of the pairs, 
 (saved, not submitted) does not count either.
 """
 
+RANKING = """\
+- **ranking** (optional): order the completions best first (put empty slots last). A ranking is a human score
+  source: `--score human` pairs the prompt by your ranking (best first) and falls back to the mean aspect rating
+  for prompts nobody ranked. It changes no overall_score.
+"""
+
 
 def _flags(counts: dict[str, int]) -> str:
     lines = ["### What the flags mean", ""]
@@ -61,6 +67,7 @@ def prompt_guidelines(counts: dict[str, int], *, prompts: int, min_submitted: in
         + _flags(counts)
         + "\n"
         + ANSWERS
+        + RANKING
         + "\n"
         + _distribution(min_submitted)
     )
