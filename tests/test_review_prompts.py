@@ -10,10 +10,12 @@ import json
 import re
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from ufrows import completion, row, write_parquet
 
+from notus_data.errors import OptionError
 from notus_data.io import report_path
 from notus_data.jobs.binarize import binarize
 from notus_data.jobs.flag import flag
@@ -81,6 +83,51 @@ def test_agreement_figures():
     three = agreement({"a": {"r1": "x", "r2": "x", "r3": "y"}})
     assert three["cohen_kappa"] is None and three["reviewers"] == 3 and three["share_agreeing"] == 0.0
     assert agreement({"a": {"r1": "x"}})["items"] == 0
+
+
+def test_score_human_ranks_by_the_review_and_falls_back_to_the_mean_rating(tmp_path):
+    data = write_parquet(tmp_path / "uf.parquet", rows())
+    flag(data, tmp_path / "flagged.parquet")
+    pid = {r["instruction"]: r["prompt_id"] for r in pq.read_table(tmp_path / "flagged.parquet").to_pylist()}
+    # P3 (mean ratings all 3: a tie, no pair by avg-rating) ranked: low best, top worst
+    decisions = pa.table(
+        {
+            "prompt_id": [pid["P3"]] * 3,
+            "completion_index": [0, 1, 2],
+            "decision": ["confirm", "rank", "rank"],
+            "corrected_score": pa.nulls(3, pa.float64()),
+            "human_rank": [3.0, 2.0, 1.0],
+        }
+    )
+    pq.write_table(decisions, tmp_path / "d.parquet")
+    by_rating = binarize(data, tmp_path / "rating.parquet", strategy="best-vs-worst")
+    human = binarize(
+        data,
+        tmp_path / "human.parquet",
+        decisions=tmp_path / "d.parquet",
+        strategy="best-vs-worst",
+        score="human",
+    )
+
+    def pairs(name):
+        return {
+            r["instruction"]: (r["chosen_response"], r["rejected_response"])
+            for r in pq.read_table(tmp_path / name).to_pylist()
+        }
+
+    assert "P3" not in pairs("rating.parquet") and by_rating.dropped.get("tie") == 1
+    assert pairs("human.parquet")["P3"] == ("P3 low", "P3 top")
+    assert {k: v for k, v in pairs("human.parquet").items() if k != "P3"} == pairs("rating.parquet")
+    assert human.steps["decisions"]["ranked"] == 3 and human.steps["score"]["human_ranked_prompts"] == 1
+    with pytest.raises(OptionError, match="--decisions"):
+        binarize(data, tmp_path / "x.parquet", score="human")
+    # a decisions file without ranks applies exactly as before (no ranked count, no human_rank column)
+    pq.write_table(decisions.drop_columns(["human_rank"]), tmp_path / "plain.parquet")
+    plain = binarize(
+        data, tmp_path / "out.parquet", decisions=tmp_path / "plain.parquet", strategy="best-vs-worst"
+    )
+    assert "ranked" not in plain.steps["decisions"] and plain.steps["decisions"]["decisions_matched"] == 3
+    assert pairs("out.parquet") == pairs("rating.parquet")
 
 
 # ------------------------------------------------------------------------------------------ a real server
@@ -162,7 +209,15 @@ def test_prompt_level_loop_with_two_reviewers(argilla_stack, monkeypatch, tmp_pa
         (d["prompt_id"], d["completion_index"]): d for d in pq.read_table(decisions_file).to_pylist()
     }
     pid = {r["instruction"]: r["prompt_id"] for r in flagged_rows}
-    assert set(decisions) == {(pid["P1"], 0), (pid["P2"], 0), (pid["P3"], 0)}
+    # P1's ranking gives its two unjudged completions a rank-only decision
+    assert set(decisions) == {(pid["P1"], 0), (pid["P1"], 1), (pid["P1"], 2), (pid["P2"], 0), (pid["P3"], 0)}
+    ranks = {i: decisions[(pid["P1"], i)]["human_rank"] for i in range(3)}
+    assert ranks == {0: 3.0, 1: 1.0, 2: 2.0} and decisions[(pid["P2"], 0)]["human_rank"] is None
+    assert (
+        decisions[(pid["P1"], 1)]["decision"] == "rank"
+        and decisions[(pid["P1"], 1)]["corrected_score"] is None
+    )
+    assert pulled.info["agreement"]["ranking"]["items"] == 0  # one reviewer ranked
     d1, d2, d3 = decisions[(pid["P1"], 0)], decisions[(pid["P2"], 0)], decisions[(pid["P3"], 0)]
     assert (d1["decision"], d1["corrected_score"], d1["resolved_by"], d1["score_resolved_by"]) == (
         "correct",
@@ -175,7 +230,8 @@ def test_prompt_level_loop_with_two_reviewers(argilla_stack, monkeypatch, tmp_pa
     assert (d2["decision"], d2["resolved_by"], d2["n_answers"]) == ("discard", "single_answer", 1)
     assert (d3["decision"], d3["resolved_by"]) == ("confirm", "single_answer")
     sha = {(r["prompt_id"], r["completion_index"]): r["response_sha256"] for r in flagged_rows}
-    assert all(d["response_sha256"] == sha[key] for key, d in decisions.items())
+    assert all(d["response_sha256"] == sha.get(key, d["response_sha256"]) for key, d in decisions.items())
+    assert all(len(d["response_sha256"] or "") == 64 for d in decisions.values())  # unflagged ones too
 
     problems = {(u["record_id"], u["user"], u["problem"]) for u in pulled.info["unusable_answers"]}
     assert problems == {
@@ -192,7 +248,7 @@ def test_prompt_level_loop_with_two_reviewers(argilla_stack, monkeypatch, tmp_pa
         "discarded_with_verdict": 1,
     }
     # every completion shown is accounted for: 3 decisions, the unflagged ones have no verdict
-    assert pulled.rows_out == 3 and pulled.dropped == {"no_verdict": pulled.rows_in - 3}
+    assert pulled.rows_out == 5 and pulled.dropped == {"no_verdict": pulled.rows_in - 5}
 
     # the decisions apply as before: P1's 10 corrected to 1, P2's broken completion out of the pairs
     options = {"strategy": "best-vs-worst", "score": "overall-score"}
@@ -203,6 +259,20 @@ def test_prompt_level_loop_with_two_reviewers(argilla_stack, monkeypatch, tmp_pa
     }
     assert pairs["P1"] == ("P1 good", "P1 bugged") and pairs["P2"] == ("P2 good", "P2 poor")
     assert report.steps["decisions"]["score_corrected"] == 1 and report.steps["decisions"]["discarded"] == 1
+    # --score human: P1 by the reviewer's ranking, the other prompts by the mean rating (the stated fallback)
+    human = binarize(
+        data, tmp_path / "human.parquet", decisions=decisions_file, strategy="best-vs-worst", score="human"
+    )
+    pairs = {
+        r["instruction"]: (r["chosen_response"], r["rejected_response"])
+        for r in pq.read_table(tmp_path / "human.parquet").to_pylist()
+    }
+    assert pairs["P1"] == ("P1 good", "P1 bugged") and pairs["P2"] == ("P2 good", "P2 poor")
+    assert human.steps["decisions"]["ranked"] == 3
+    assert (human.steps["score"]["human_ranked_prompts"], human.steps["score"]["human_fallback_prompts"]) == (
+        1,
+        3,
+    )
 
     # the key reached no output
     for path in tmp_path.iterdir():

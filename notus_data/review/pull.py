@@ -62,6 +62,7 @@ DECISIONS_SCHEMA = pa.schema(
         ("annotators", pa.list_(pa.string())),
         ("notes", pa.list_(pa.string())),
         ("last_answer_at", pa.string()),
+        ("human_rank", pa.float64()),
     ]
 )
 PAGE = 1000
@@ -166,6 +167,36 @@ class Collected:
         return out
 
 
+def mean_ranks(rankings: dict[str, dict[int, int]]) -> dict[int, float]:
+    """completion index -> the mean of the reviewers' ranks (1 = best).
+
+    >>> mean_ranks({"a": {0: 1, 1: 2}, "b": {0: 2, 1: 1}, "c": {0: 1, 1: 2}})
+    {0: 1.3333333333333333, 1: 1.6666666666666667}
+    """
+    out: dict[int, list[int]] = {}
+    for ranking in rankings.values():
+        for index, rank in ranking.items():
+            out.setdefault(index, []).append(rank)
+    return {index: sum(r) / len(r) for index, r in sorted(out.items())}
+
+
+def rank_only(rankings: dict[str, dict[int, int]]) -> dict[str, Any]:
+    """The decision of a completion that was ranked but got no verdict: ``rank`` (the score stays)."""
+    users = sorted(rankings)
+    how = "single_answer" if len(users) == 1 else "mean_rank"
+    return {
+        "decision": "rank",
+        "corrected_score": None,
+        "n_answers": len(users),
+        "n_agree": len(users),
+        "resolved_by": how,
+        "score_resolved_by": None,
+        "annotators": users,
+        "notes": [],
+        "last_answer_at": None,
+    }
+
+
 def _usernames(client: Any) -> dict[str, str]:
     """user id -> username (an admin may not list users: then ids are used)."""
     try:
@@ -248,12 +279,16 @@ def pull(
                         continue
                     read = read_completion_record(record, usernames, parsed)
                 collected.add(read)
+                ranks = mean_ranks(read.rankings)
                 for item in read.items:
                     decision = resolve(item.answers)
+                    rank = ranks.get(item.completion_index)
+                    if decision is None and rank is not None and len(read.rankings) >= opts.min_answers:
+                        decision = rank_only(read.rankings)
                     sources.append(str(item.metadata.get("source") or "unknown"))
                     if not read.submitted:
                         reasons.append("no_submitted_answer")
-                    elif not item.answers:
+                    elif not item.answers and decision is None:
                         reasons.append("no_verdict")
                     elif decision is None:
                         reasons.append("no_usable_answer")
@@ -269,6 +304,7 @@ def pull(
                                 "response_sha256": item.response_sha256,
                                 **item.metadata,
                                 **decision,
+                                "human_rank": rank,
                             }
                         )
             bar.advance(len(items))
