@@ -19,6 +19,7 @@ from notus_data.errors import OptionError
 from notus_data.io import report_path
 from notus_data.jobs.binarize import binarize
 from notus_data.jobs.flag import flag
+from notus_data.recipes.runner import run
 from notus_data.review.agreement import agreement
 from notus_data.review.guidelines import prompt_guidelines
 from notus_data.review.pull import pull
@@ -273,6 +274,18 @@ def test_prompt_level_loop_with_two_reviewers(argilla_stack, monkeypatch, tmp_pa
         1,
         3,
     )
+
+    # a recipe run with these decisions says on its card what was applied and how much the reviewers agreed
+    run("notus-v1", input=str(data), output=tmp_path / "run", decisions=str(decisions_file), plots=False)
+    card = (tmp_path / "run" / "README.md").read_text()
+    applied = next(x for x in card.splitlines() if x.startswith("Review decisions applied before scoring"))
+    assert (
+        "5 decisions, 5 matched a completion: 1 confirmed, 1 score corrected, 1 excluded from pairing"
+        in applied
+    )
+    assert "Reviewed by 2 reviewers in a prompt-level Argilla review" in applied
+    assert "100% of the 1 completions answered by two or more agree" in applied
+    assert "2 answers could not be used" in applied
 
     # the key reached no output
     for path in tmp_path.iterdir():
