@@ -301,6 +301,7 @@ def test_review_loop_end_to_end(argilla_stack, monkeypatch, tmp_path, caplog):
     decisions_file = tmp_path / "decisions.parquet"
     result = CliRunner().invoke(review_group, ["pull", str(decisions_file), "--dataset", "loop", "--quiet"])
     assert result.exit_code == 0, result.output
+    assert "verdict agreement: 50% of 2 completions answered by two or more" in result.output
     decisions = {
         (d["prompt_id"], d["completion_index"]): d for d in pq.read_table(decisions_file).to_pylist()
     }
@@ -319,7 +320,8 @@ def test_review_loop_end_to_end(argilla_stack, monkeypatch, tmp_path, caplog):
     assert (d3["decision"], d3["n_answers"]) == ("confirm", 1)
     pulled = json.loads(report_path(decisions_file).read_text())
     assert pulled["dropped"] == {"no_submitted_answer": 2}  # P5's two records
-    # the draft is listed with its record, not folded into a count
+    # the draft is listed with its record, not folded into a count (also on the terminal)
+    assert f"unusable answer: record {record_id(pid['P3'], 0)}, reviewer-two: draft" in result.output
     assert pulled["info"]["unusable_answers"] == [
         {"record_id": record_id(pid["P3"], 0), "user": "reviewer-two", "problem": "draft"}
     ]

@@ -12,7 +12,7 @@ completions lack a verdict). Argilla has no conditional questions, so "a score i
 in the settings: :mod:`notus_data.review.pull` lists every correction without a score with its record.
 
 The optional ``ranking`` question (best first) becomes the human score source of ``--score human``
-(:mod:`notus_data.review.rankings`).
+(:mod:`notus_data.steps.score`; pull writes it as ``human_rank``).
 
 The hidden metadata ``review_keys`` holds, per completion shown, ``"{slot}|{index}|{response_sha256}|{flagged}"`` so that pull
 writes decisions that ``review apply`` checks against the text that was reviewed.

@@ -88,8 +88,11 @@ def check_decisions(decisions: pa.Table, origin: str = "decisions") -> pa.Table:
             else pa.nulls(decisions.num_rows, pa.string())
         ),
     }
-    if "human_rank" in decisions.column_names:
-        columns["human_rank"] = decisions.column("human_rank").cast(pa.float64())
+    if (
+        "human_rank" in decisions.column_names
+        and decisions.column("human_rank").null_count < decisions.num_rows
+    ):
+        columns["human_rank"] = decisions.column("human_rank").cast(pa.float64())  # only a file with ranks
     table = pa.table(columns)
 
     def bad(mask: Any, field: str, expected: str) -> None:
