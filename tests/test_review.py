@@ -77,7 +77,7 @@ def test_resolve_majority_then_most_recent():
     assert (one["decision"], one["corrected_score"], one["resolved_by"], one["notes"]) == (
         "correct",
         1.0,
-        "unanimous",
+        "single_answer",  # one answer: not called unanimous
         ["a: bug"],
     )
 
@@ -268,9 +268,11 @@ def test_review_loop_end_to_end(argilla_stack, monkeypatch, tmp_path, caplog):
     assert keys == {("P1", 0), ("P2", 0), ("P3", 0), ("P5", 0), ("P5", 1)}
 
     # push, then push again: nothing is added twice
-    first = push(flagged, dataset="loop", batch_size=2)
+    first = push(flagged, level="completion", dataset="loop", batch_size=2)
     assert first.rows_out == len(flagged_rows) and first.info["dataset_created"] is True
-    result = CliRunner().invoke(review_group, ["push", str(flagged), "--dataset", "loop", "--quiet"])
+    result = CliRunner().invoke(
+        review_group, ["push", str(flagged), "--dataset", "loop", "--level", "completion", "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     assert f"0 records added to 'loop' at {argilla_stack.api_url} ({len(flagged_rows)} already there)" in (
         result.output
@@ -299,6 +301,7 @@ def test_review_loop_end_to_end(argilla_stack, monkeypatch, tmp_path, caplog):
     decisions_file = tmp_path / "decisions.parquet"
     result = CliRunner().invoke(review_group, ["pull", str(decisions_file), "--dataset", "loop", "--quiet"])
     assert result.exit_code == 0, result.output
+    assert "verdict agreement: 50% of 2 completions answered by two or more" in result.output
     decisions = {
         (d["prompt_id"], d["completion_index"]): d for d in pq.read_table(decisions_file).to_pylist()
     }
@@ -310,12 +313,21 @@ def test_review_loop_end_to_end(argilla_stack, monkeypatch, tmp_path, caplog):
         "unanimous",
         2,
     )
+    assert d1["score_resolved_by"] == "unanimous" and d2["score_resolved_by"] is None
     assert d1["annotators"] == ["reviewer-one", "reviewer-two"]
     assert d1["notes"] == ["reviewer-one: the critique-score bug"]
     assert (d2["decision"], d2["resolved_by"], d2["n_agree"]) == ("discard", "most_recent", 1)
     assert (d3["decision"], d3["n_answers"]) == ("confirm", 1)
     pulled = json.loads(report_path(decisions_file).read_text())
     assert pulled["dropped"] == {"no_submitted_answer": 2}  # P5's two records
+    # the draft is listed with its record, not folded into a count (also on the terminal)
+    assert f"unusable answer: record {record_id(pid['P3'], 0)}, reviewer-two: draft" in result.output
+    assert pulled["info"]["unusable_answers"] == [
+        {"record_id": record_id(pid["P3"], 0), "user": "reviewer-two", "problem": "draft"}
+    ]
+    # two reviewers answered P1 and P2: agree on P1, not on P2
+    assert pulled["info"]["agreement"]["verdict"]["items"] == 2
+    assert pulled["info"]["agreement"]["verdict"]["share_agreeing"] == 0.5
     strict = pull(tmp_path / "strict.jsonl", dataset="loop", min_answers=2)
     assert strict.rows_out == 2 and strict.dropped["below_min_answers"] == 1  # P3 has one submitted answer
 
@@ -384,9 +396,11 @@ def test_push_reuses_a_dataset_and_respects_reasons_and_limit(argilla_stack, mon
     monkeypatch.setenv("ARGILLA_API_KEY", argilla_stack.api_key)
     flagged = tmp_path / "flagged.parquet"
     flag(write_parquet(tmp_path / "uf.parquet", loop_rows()), flagged)
-    only_bug = push(flagged, dataset="partial", reasons="score10_low_rating,score10_mid_rating")
+    only_bug = push(
+        flagged, level="completion", dataset="partial", reasons="score10_low_rating,score10_mid_rating"
+    )
     assert only_bug.rows_out == 2 and only_bug.dropped["reason_not_selected"] == only_bug.rows_in - 2
-    more = push(flagged, dataset="partial", limit=1)
+    more = push(flagged, level="completion", dataset="partial", limit=1)
     assert more.info["dataset_created"] is False and more.info["records_before"] == 2
     assert more.rows_out == 1 and more.dropped["already_in_dataset"] == 2
     assert len(records_by_id(argilla_stack.owner_client(), "partial")) == 3
@@ -403,7 +417,7 @@ def test_push_reuses_a_dataset_and_respects_reasons_and_limit(argilla_stack, mon
     ).create()
     assert other is not None
     with pytest.raises(ArgillaConnectionError, match="no notus-data review dataset.*question 'verdict'"):
-        push(flagged, dataset="not-review")
+        push(flagged, level="completion", dataset="not-review")
 
 
 def test_pull_pages_through_the_records(argilla_stack, monkeypatch, tmp_path):
@@ -411,7 +425,7 @@ def test_pull_pages_through_the_records(argilla_stack, monkeypatch, tmp_path):
     monkeypatch.setenv("ARGILLA_API_KEY", argilla_stack.api_key)
     flagged = tmp_path / "flagged.parquet"
     flag(write_parquet(tmp_path / "uf.parquet", loop_rows()), flagged)
-    push(flagged, dataset="paging")
+    push(flagged, level="completion", dataset="paging")
     annotator = argilla_stack.create_annotator("pager")
     records = sorted(records_by_id(argilla_stack.owner_client(), "paging").values(), key=lambda r: r.id)
     assert len(records) == 5
@@ -436,7 +450,7 @@ def test_a_failing_later_page_gives_one_line_without_the_key(argilla_stack, monk
     monkeypatch.setenv("ARGILLA_API_KEY", argilla_stack.api_key)
     flagged = tmp_path / "flagged.parquet"
     flag(write_parquet(tmp_path / "uf.parquet", loop_rows()), flagged)
-    push(flagged, dataset="failing-page")
+    push(flagged, level="completion", dataset="failing-page")
 
     class FailLaterPages(httpx.BaseTransport):
         def __init__(self, inner):

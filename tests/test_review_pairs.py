@@ -235,6 +235,8 @@ def test_pair_review_loop_end_to_end(argilla_stack, monkeypatch, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "0 pair records added to 'pairs-loop'" in result.output and "(6 already there)" in result.output
+    again = push_pairs(pairs_file, dataset="pairs-loop", min_submitted=2)
+    assert any("exists with min_submitted 1" in w for w in again.info["warnings"])
 
     ds = argilla_stack.owner_client().datasets(name="pairs-loop", workspace="argilla")
     records = {r.id: r for r in ds.records(with_responses=False)}
@@ -297,3 +299,27 @@ def test_pair_review_loop_end_to_end(argilla_stack, monkeypatch, tmp_path):
     ]
     assert report.dropped == {"review_tie": 1, "review_unusable": 1}
     assert report.steps["pair_decisions"]["swapped"] == 2 and report.steps["pair_decisions"]["kept"] == 1
+
+
+def test_a_multi_turn_pair_shows_every_prompt_turn(argilla_stack, monkeypatch, tmp_path):
+    monkeypatch.setenv("ARGILLA_API_URL", argilla_stack.api_url)
+    monkeypatch.setenv("ARGILLA_API_KEY", argilla_stack.api_key)
+    turns = [{"role": "user", "content": "Name a prime."}, {"role": "assistant", "content": "7."},
+             {"role": "user", "content": "A bigger one?"}]  # fmt: skip
+    trl = pa.table(
+        {"prompt": [turns, [turns[0]]], "chosen": [[{"role": "assistant", "content": "11."}]] * 2,
+         "rejected": [[{"role": "assistant", "content": "9."}], [{"role": "assistant", "content": None}]]}
+    )  # fmt: skip
+    pq.write_table(trl, tmp_path / "trl.parquet")
+    report = push_pairs(tmp_path / "trl.parquet", dataset="pairs-turns")
+    assert (report.rows_in, report.rows_out, dict(report.dropped)) == (
+        2,
+        1,
+        {"null_text": 1},
+    )  # counted, not lost
+    ds = argilla_stack.owner_client().datasets(name="pairs-turns", workspace="argilla")
+    (record,) = list(ds.records(with_responses=False))
+    prompt = record.fields["prompt"]
+    assert [prompt.index(t["content"]) for t in turns] == sorted(prompt.index(t["content"]) for t in turns)
+    assert "**assistant**" in prompt and record.metadata["turns"] == 3
+    assert {record.fields["response_a"], record.fields["response_b"]} == {"11.", "9."}

@@ -508,6 +508,26 @@ def test_report_page_has_one_funnel_heading():
     assert headings == ["## Dataset card funnel"]
     assert 'From the dataset card\'s section "Data funnel":' in md and "### by source" in md
     assert "truncated to fit (last user turn cut from its start): train 3" in md
+    assert "- Review decisions: none applied" in md
+
+
+def test_report_page_says_which_review_decisions_were_applied():
+    from notus_data.card.review import review_sentence
+    from notus_data.train.report import render_markdown
+
+    counts = {"decisions": 4, "decisions_matched": 4, "confirmed": 1, "score_corrected": 2, "discarded": 1}
+    pulled = {
+        "command": "review pull",
+        "info": {"level": "prompt", "agreement": {"verdict": {"items": 3, "reviewers": 2, "share_agreeing": 0.6667,
+                                                            "krippendorff_alpha": 0.41, "cohen_kappa": 0.4}}},
+    }  # fmt: skip
+    card = f"## Funnel\n\n| step | rows |\n\n{review_sentence(counts, pulled)}\n"
+    md = render_markdown({"dataset_card_funnel": card, "data": {}})
+    line = next(x for x in md.splitlines() if x.startswith("- Review decisions applied before scoring"))
+    assert "4 decisions" in line and "2 score corrected" in line and "1 excluded from pairing" in line
+    assert "Reviewed by 2 reviewers in a prompt-level Argilla review" in line
+    assert "67% of the 3 completions answered by two or more agree" in line and "Cohen's kappa 0.40" in line
+    assert "not known" in render_markdown({"data": {}})
 
 
 def test_saved_model_loads_back_and_generates(trained, tiny_model: Path):

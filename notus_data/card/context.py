@@ -43,6 +43,8 @@ SCORE_SOURCES = {
     "helpfulness; 1-5), skipping N/A, not rounded",
     "overall-score": "the critique's `overall_score` (1-10)",
     "fine-grained-score": "the data set's `fine-grained_score` (recomputed from the ratings where absent)",
+    "human": "the reviewers' ranking of each prompt's completions (a prompt-level review), the mean rating of "
+    "the four aspects where a prompt was not ranked",
 }
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
 ULTRAFEEDBACK_CITATION = """@misc{cui2023ultrafeedback,

@@ -90,10 +90,17 @@ def flags_section(ctx: CardContext) -> str:
         return ""
     ev = ctx.flags
     lines = ["## Flagged completions", ""]
-    lines.append(
-        f"{thousands(ev['rows'])} completions look mis-scored (critique vs ratings, RECIPE section 4). They were kept; "
-        "review them with `notus-data review push`, then re-run with `--decisions`."
-    )
+    if ctx.recipe.review.decisions:
+        lines.append(
+            f"{thousands(ev['rows'])} completions look mis-scored (critique vs ratings, RECIPE section 4) after the "
+            "review decisions were applied (see Funnel: what the review changed, and how much the reviewers "
+            "agreed). They were kept."
+        )
+    else:
+        lines.append(
+            f"{thousands(ev['rows'])} completions look mis-scored (critique vs ratings, RECIPE section 4). They "
+            "were kept; review them with `notus-data review push`, then re-run with `--decisions`."
+        )
     if ev.get("by_kind"):
         lines += [
             "",

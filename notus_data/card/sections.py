@@ -15,6 +15,7 @@ from notus_data.card.context import (
     table,
     thousands,
 )
+from notus_data.card.review import pull_report, review_sentence
 from notus_data.report import funnel
 
 
@@ -143,17 +144,7 @@ def recipe_section(ctx: CardContext) -> str:
         )
     if recipe.review.decisions:
         review = ctx.report.get("steps", {}).get("review", {})
-        order = (
-            "decisions",
-            "decisions_matched",
-            "confirmed",
-            "score_corrected",
-            "discarded",
-            "text_differs",
-        )
-        keys = [k for k in order if k in review] + sorted(k for k in review if k not in order)
-        changes = ", ".join(f"{k}: {thousands(review[k])}" for k in keys if isinstance(review[k], int))
-        lines.append(f"- Review decisions applied before scoring ({changes or 'no change'}).")
+        lines.append(f"- {review_sentence(review, pull_report(recipe.review.decisions))}")
     if "recipe" in ctx.files:
         lines.append(
             f"\nThe resolved recipe is saved as [`{ctx.files['recipe']}`]({ctx.files['recipe']}) (its paths are "
@@ -211,6 +202,9 @@ def funnel_section(ctx: CardContext) -> str:
             f"{thousands(flag_step.get('completions', 0))} completions for review; it removes nothing (see Flagged "
             "completions).",
         ]
+    if ctx.recipe.review.decisions:
+        review = report.get("steps", {}).get("review", {})
+        lines += ["", review_sentence(review, pull_report(ctx.recipe.review.decisions))]
     split_step = report.get("steps", {}).get("split")
     if split_step and split_step.get("prompts") is not None:
         lines += ["", f"Distinct prompts among the pairs: {thousands(split_step['prompts'])}."]

@@ -30,17 +30,21 @@ def review_group() -> None:
 @quiet_option
 @handle_errors
 def push_command(flagged: str, quiet: bool, **options: object) -> None:
-    """Push FLAGGED (the output of `notus-data flag`) to the Argilla review dataset, creating it if needed.
+    """Push FLAGGED (the output of `notus-data flag`) to the Argilla review dataset, creating it if needed:
+    one record per flagged prompt with all its completions (--level completion: one per flagged completion).
     Records already there are left as they are, so pushing twice adds nothing twice.
 
     \b
     Examples:
       notus-data review push out/flagged.parquet
       notus-data review push out/flagged.parquet --dataset uf-bug --reasons score10_low_rating,score10_mid_rating
+      notus-data review push out/flagged.parquet --dataset two-reviewers --min-submitted 2
     """
     report = push(flagged, **options)
     if not quiet:
         report.render()
+    for warning in report.info.get("warnings", []):
+        click.echo(f"warning: {warning}", err=True)
     click.echo(
         f"{report.rows_out:,} records added to '{report.info['dataset']}' at {report.info['api_url']} "
         f"({report.dropped.get('already_in_dataset', 0):,} already there)",
@@ -57,6 +61,7 @@ def push_command(flagged: str, quiet: bool, **options: object) -> None:
 def pull_command(output: str, quiet: bool, **options: object) -> None:
     """Read the submitted answers of the review dataset and write one decision per reviewed completion to OUTPUT
     (.parquet or .jsonl). Several annotators: the majority verdict wins, a tie goes to the most recent answer.
+    Prints the reviewers' agreement and every answer it could not use, with its record.
 
     \b
     Examples:
@@ -66,6 +71,16 @@ def pull_command(output: str, quiet: bool, **options: object) -> None:
     report = pull(output, **options)
     if not quiet:
         report.render()
+    verdict = report.info["agreement"]["verdict"]
+    if verdict["items"]:
+        click.echo(
+            f"verdict agreement: {verdict['share_agreeing']:.0%} of {verdict['items']:,} completions answered by two "
+            f"or more (Krippendorff's alpha {verdict['krippendorff_alpha']}, Cohen's kappa {verdict['cohen_kappa']})",
+            err=True,
+        )
+    for u in report.info["unusable_answers"]:
+        where = f", {u['question']}" if "question" in u else ""
+        click.echo(f"unusable answer: record {u['record_id']}{where}, {u['user']}: {u['problem']}", err=True)
     click.echo(f"{report.rows_out:,} decisions written to {output} (report: {report_path(output)})", err=True)
 
 
@@ -79,7 +94,8 @@ def pull_command(output: str, quiet: bool, **options: object) -> None:
 @handle_errors
 def apply_command(input: str, output: str, quiet: bool, **options: object) -> None:
     """Apply review decisions to INPUT (corrected overall_scores, discarded completions), then score and binarize
-    it like `notus-data binarize` into OUTPUT. Changes go to OUTPUT.changes.jsonl, counts to the report.
+    it like `notus-data binarize` into OUTPUT. Needs no server: the decisions are the file `review pull` wrote.
+    Changes go to OUTPUT.changes.jsonl, counts to the report. --score human pairs by the reviewers' rankings.
 
     \b
     Examples:

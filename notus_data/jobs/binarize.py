@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from notus_data.engines import EngineOptions
+from notus_data.errors import OptionError
 from notus_data.io.paths import DEFAULT_BATCH_SIZE, report_path, sidecar_path
 from notus_data.io.rated import load_source
 from notus_data.io.sources import input_paths
@@ -133,6 +134,11 @@ def binarize(
     curation = CurationOptions(
         decisions=decisions, decontaminate=decontaminate, benchmark_file=benchmark_file
     )
+    if options.get("score") == "human" and curation.decisions is None:
+        raise OptionError(
+            "score: human ranks by the reviewers' ranking, which comes with review decisions: pass --decisions "
+            "(from notus-data review pull of a prompt-level review), or pick another score source"
+        )
     sources = SourceOptions(source_format=source_format, columns=columns, higher_is_better=higher_is_better)
     source, opts = open_input(input, sources, options, revision=revision, split=split, streaming=streaming)
     sides: dict[str, Any] = {}

@@ -159,7 +159,7 @@ def render_prompt(messages: list[dict[str, Any]] | None, prompt: str | None) -> 
 
 
 def build_pair_records(pairs: pa.Table, ids: list[str], a_chosen: np.ndarray) -> list[Any]:
-    """``argilla.Record`` objects for pairs (:data:`~notus_data.sources.pairs.PAIRS_SCHEMA` rows)."""
+    """``argilla.Record`` objects for pairs (:data:`~notus_data.io.pairs.PAIRS_SCHEMA` rows)."""
     import argilla as rg
 
     a_text = pc.if_else(pa.array(a_chosen), pairs.column("chosen"), pairs.column("rejected"))
@@ -233,7 +233,7 @@ def push_pairs(
     progress: bool = False,
     **options: Any,
 ) -> Report:
-    """Push the pairs of ``input`` (a pairs set in any format :func:`~notus_data.sources.pairs.load_pairs` reads:
+    """Push the pairs of ``input`` (a pairs set in any format :func:`~notus_data.io.pairs.load_pairs` reads:
     the output of ``binarize`` or ``run``) to the pair review dataset, A/B in the drawn order.
 
     Report: pairs read (``rows_in``), records added (``rows_out``); the others counted by reason: the pairs
@@ -259,15 +259,24 @@ def push_pairs(
     report = Report("review pairs push")
     annotators = annotator_count(client, connection.workspace)
     warnings_ = []
-    if annotators is not None and annotators > 1 and opts.min_submitted == 1 and created:
+    try:  # an existing dataset keeps the task distribution it was created with
+        min_submitted = int(ds.settings.distribution.min_submitted)
+    except (AttributeError, TypeError, ValueError):
+        min_submitted = opts.min_submitted
+    if not created and min_submitted != opts.min_submitted:
         warnings_.append(
-            f"the workspace has {annotators} annotators but min_submitted is 1: a record leaves the queue after "
+            f"dataset '{connection.dataset}' exists with min_submitted {min_submitted}; --min-submitted "
+            f"{opts.min_submitted} applies only to a new dataset"
+        )
+    if annotators is not None and annotators > 1 and min_submitted == 1:
+        warnings_.append(
+            f"the workspace has {annotators} annotators but the dataset's min_submitted is 1: a record leaves the queue after "
             "one answer, so no pair gets a second opinion (use --min-submitted 2 for a majority of two or more)"
         )
     report.info.update(
         {"input": source.origin, "format": source.format, "api_url": connection.resolved_url(),
          "workspace": connection.workspace, "dataset": connection.dataset, "dataset_created": created,
-         "records_before": len(seen), "annotators": annotators, "warnings": warnings_, "options": asdict(opts)}
+         "records_before": len(seen), "annotators": annotators, "min_submitted": min_submitted, "warnings": warnings_, "options": asdict(opts)}
     )  # fmt: skip
     added, new_ids = 0, set()
     with progress_bar("push", source.num_rows, progress) as bar:

@@ -1,13 +1,19 @@
 """Pull the reviewers' submitted answers back from Argilla into a decisions file (parquet or jsonl).
 
-Only answers with status ``submitted`` count (drafts and discarded answers do not). One decision per record that
-has at least ``min_answers`` usable answers, resolved by this rule (:func:`resolve`):
+Either kind of review dataset (prompt-level: a decision per completion of the record that got a verdict;
+completion-level: a decision per record). Only answers with status ``submitted`` count; every answer that cannot be
+used (a draft, a verdict on a record discarded with Argilla's button, a correction without a score...) is listed
+in the report with its record (:mod:`notus_data.review.answers`). One decision per completion that has at least
+``min_answers`` usable answers, resolved by this rule (:func:`resolve`):
 
-1. an answer ``correct`` without a corrected score is not usable (counted as ``invalid_answers``);
+1. an answer ``correct`` without a corrected score is not usable;
 2. the verdict is the one most annotators chose; on a tie, the verdict of the most recent answer among the tied
-   ones (``resolved_by``: ``unanimous``, ``majority`` or ``most_recent``);
-3. with ``correct``, the corrected score is the one most of the ``correct`` answers gave; on a tie, the most recent;
+   ones (``resolved_by``: ``single_answer``, ``unanimous``, ``majority`` or ``most_recent``: what happened);
+3. with ``correct``, the corrected score is the one most of the ``correct`` answers gave; on a tie, the most recent
+   (``score_resolved_by``, the same words);
 4. every non-empty note is kept, oldest first, as ``username: note``.
+
+The report also gives the reviewers' agreement per question (:mod:`notus_data.review.agreement`).
 
 The answers are read with the SDK's HTTP client from ``GET /api/v1/datasets/{id}/records?include=responses``,
 because the SDK's record objects drop the answers' ``updated_at`` that rule 2 needs.
@@ -29,9 +35,14 @@ from notus_data.io import AtomicWriter, guard_outputs, report_path
 from notus_data.io.atomic import write_report
 from notus_data.progress import progress_bar
 from notus_data.report import Report
+from notus_data.review.agreement import agreement
+from notus_data.review.answers import Answer, RecordAnswers, read_completion_record, read_prompt_record
 from notus_data.review.client import ArgillaConnectionError, ConnectionOptions, connect, guarded
+from notus_data.review.prompts import dataset_slots
 from notus_data.review.push import parse_record_id
-from notus_data.review.settings import VERDICTS, missing_parts
+from notus_data.review.settings import missing_parts
+
+__all__ = ["DECISIONS_SCHEMA", "Answer", "PullOptions", "pull", "resolve"]
 
 DECISIONS_SCHEMA = pa.schema(
     [
@@ -47,9 +58,11 @@ DECISIONS_SCHEMA = pa.schema(
         ("n_answers", pa.int64()),
         ("n_agree", pa.int64()),
         ("resolved_by", pa.string()),
+        ("score_resolved_by", pa.string()),
         ("annotators", pa.list_(pa.string())),
         ("notes", pa.list_(pa.string())),
         ("last_answer_at", pa.string()),
+        ("human_rank", pa.float64()),
     ]
 )
 PAGE = 1000
@@ -73,26 +86,13 @@ class PullOptions:
             raise OptionError(f"page_size: {self.page_size} must be in 1..{PAGE}")
 
 
-@dataclass(frozen=True)
-class Answer:
-    """One annotator's submitted answer to one record."""
-
-    user: str
-    verdict: str | None
-    corrected_score: float | None
-    note: str | None
-    updated_at: str
-
-    @property
-    def usable(self) -> bool:
-        return self.verdict in VERDICTS and (self.verdict != "correct" or self.corrected_score is not None)
-
-
 def _vote(values: list[Any], times: list[str]) -> tuple[Any, int, str]:
     """(winner, its votes, how): the most frequent value; on a tie the most recent of the tied values."""
     counts = Counter(values)
     best = max(counts.values())
     tied = {v for v, n in counts.items() if n == best}
+    if len(values) == 1:
+        return values[0], 1, "single_answer"
     if len(counts) == 1:
         return values[0], best, "unanimous"
     if len(tied) == 1:
@@ -113,44 +113,88 @@ def resolve(answers: list[Answer]) -> dict[str, Any] | None:
     if not usable:
         return None
     verdict, n_agree, how = _vote([a.verdict for a in usable], [a.updated_at for a in usable])
-    corrected = None
+    corrected = score_how = None
     if verdict == "correct":
         scored = [a for a in usable if a.verdict == "correct"]
-        corrected, _, _ = _vote([a.corrected_score for a in scored], [a.updated_at for a in scored])
+        corrected, _, score_how = _vote([a.corrected_score for a in scored], [a.updated_at for a in scored])
     return {
         "decision": verdict,
         "corrected_score": corrected,
         "n_answers": len(usable),
         "n_agree": n_agree,
         "resolved_by": how,
+        "score_resolved_by": score_how,
         "annotators": sorted(a.user for a in usable),
         "notes": [f"{a.user}: {a.note.strip()}" for a in usable if a.note and a.note.strip()],
         "last_answer_at": usable[-1].updated_at,
     }
 
 
-def _answers(record: dict[str, Any], usernames: dict[str, str]) -> list[Answer]:
-    out = []
-    for response in record.get("responses") or []:
-        if response.get("status") != "submitted":
-            continue
-        values = response.get("values") or {}
+@dataclass
+class Collected:
+    """What pull gathers across records: answers, unusable answers, and the values for agreement."""
 
-        def value(name: str, values: dict[str, Any] = values) -> Any:
-            return (values.get(name) or {}).get("value")
+    records: int = 0
+    answers: int = 0
+    unusable: list = field(default_factory=list)
+    verdicts: dict = field(default_factory=dict)  # (record, completion) -> {user: verdict}
+    scores: dict = field(default_factory=dict)  # (record, completion) -> {user: corrected score}
+    rankings: dict = field(default_factory=dict)  # record -> {user: ranking}
 
-        score = value("corrected_score")
-        user = str(response.get("user_id"))
-        out.append(
-            Answer(
-                user=usernames.get(user, user),
-                verdict=value("verdict"),
-                corrected_score=None if score is None else float(score),
-                note=value("note"),
-                updated_at=str(response.get("updated_at") or response.get("inserted_at") or ""),
-            )
-        )
-    return out
+    def add(self, read: RecordAnswers) -> None:
+        self.unusable.extend(read.unusable)
+        for item in read.items:
+            self.answers += len(item.answers)
+            key = (item.record_id, item.completion_index)
+            usable = [a for a in item.answers if a.usable]
+            if usable:
+                self.verdicts[key] = {a.user: a.verdict for a in usable}
+            scored = {a.user: a.corrected_score for a in usable if a.verdict == "correct"}
+            if scored:
+                self.scores[key] = scored
+        if read.rankings:
+            record = read.items[0].record_id
+            self.rankings[record] = {u: tuple(sorted(r.items())) for u, r in read.rankings.items()}
+
+    def agreement(self) -> dict[str, Any]:
+        """Per question: items answered by two or more, share agreeing, Krippendorff's alpha, Cohen's kappa."""
+        out = {
+            "verdict": agreement(self.verdicts),
+            "corrected_score": agreement(self.scores, metric="interval"),
+        }
+        if self.rankings:
+            out["ranking"] = agreement(self.rankings)
+        return out
+
+
+def mean_ranks(rankings: dict[str, dict[int, int]]) -> dict[int, float]:
+    """completion index -> the mean of the reviewers' ranks (1 = best).
+
+    >>> mean_ranks({"a": {0: 1, 1: 2}, "b": {0: 2, 1: 1}, "c": {0: 1, 1: 2}})
+    {0: 1.3333333333333333, 1: 1.6666666666666667}
+    """
+    out: dict[int, list[int]] = {}
+    for ranking in rankings.values():
+        for index, rank in ranking.items():
+            out.setdefault(index, []).append(rank)
+    return {index: sum(r) / len(r) for index, r in sorted(out.items())}
+
+
+def rank_only(rankings: dict[str, dict[int, int]]) -> dict[str, Any]:
+    """The decision of a completion that was ranked but got no verdict: ``rank`` (the score stays)."""
+    users = sorted(rankings)
+    how = "single_answer" if len(users) == 1 else "mean_rank"
+    return {
+        "decision": "rank",
+        "corrected_score": None,
+        "n_answers": len(users),
+        "n_agree": len(users),
+        "resolved_by": how,
+        "score_resolved_by": None,
+        "annotators": users,
+        "notes": [],
+        "last_answer_at": None,
+    }
 
 
 def _usernames(client: Any) -> dict[str, str]:
@@ -197,7 +241,8 @@ def pull(
             f"no dataset '{connection.dataset}' in workspace '{connection.workspace}' on {connection.resolved_url()}: "
             "push flagged completions first (notus-data review push FLAGGED)"
         )
-    missing = missing_parts(ds)
+    prompt_level = dataset_slots(ds) > 0
+    missing = [] if prompt_level else missing_parts(ds)
     if missing:
         raise ArgillaConnectionError(
             f"dataset '{connection.dataset}' is no notus-data review dataset (it lacks {', '.join(missing)})"
@@ -206,7 +251,7 @@ def pull(
     rows: list[dict[str, Any]] = []
     sources: list[str] = []
     reasons: list[str | None] = []
-    counts: Counter = Counter()
+    collected = Collected()
     with progress_bar("pull", None, progress) as bar:
         offset = 0
         while True:
@@ -222,36 +267,46 @@ def pull(
             where = f"reading the dataset's records {offset}-{offset + opts.page_size - 1}"
             items = guarded(where, api_key, read_page)
             for record in items:
-                metadata = record.get("metadata") or {}
-                rid = record.get("external_id") or str(record["id"])
-                parsed = parse_record_id(rid)
-                answers = _answers(record, usernames)
-                counts["answers"] += len(answers)
-                counts["invalid_answers"] += sum(not a.usable for a in answers)
-                decision = resolve(answers)
-                sources.append(str(metadata.get("source", "unknown")))
-                if parsed is None:
-                    reasons.append("not_a_review_record")
-                elif not answers:
-                    reasons.append("no_submitted_answer")
-                elif decision is None:
-                    reasons.append("no_usable_answer")
-                elif decision["n_answers"] < opts.min_answers:
-                    reasons.append("below_min_answers")
+                collected.records += 1
+                rid = str(record.get("external_id") or record["id"])
+                if prompt_level:
+                    read = read_prompt_record(record, usernames)
                 else:
-                    reasons.append(None)
-                    rows.append(
-                        {
-                            "record_id": rid,
-                            "prompt_id": parsed[0],
-                            "completion_index": parsed[1],
-                            "response_sha256": metadata.get("response_sha256"),
-                            "source": metadata.get("source"),
-                            "model": metadata.get("model"),
-                            "overall_score": metadata.get("overall_score"),
-                            **decision,
-                        }
-                    )
+                    parsed = parse_record_id(rid)
+                    if parsed is None:
+                        sources.append(str((record.get("metadata") or {}).get("source", "unknown")))
+                        reasons.append("not_a_review_record")
+                        continue
+                    read = read_completion_record(record, usernames, parsed)
+                collected.add(read)
+                ranks = mean_ranks(read.rankings)
+                for item in read.items:
+                    decision = resolve(item.answers)
+                    rank = ranks.get(item.completion_index)
+                    if decision is None and rank is not None and len(read.rankings) >= opts.min_answers:
+                        decision = rank_only(read.rankings)
+                    sources.append(str(item.metadata.get("source") or "unknown"))
+                    if not read.submitted:
+                        reasons.append("no_submitted_answer")
+                    elif not item.answers and decision is None:
+                        reasons.append("no_verdict")
+                    elif decision is None:
+                        reasons.append("no_usable_answer")
+                    elif decision["n_answers"] < opts.min_answers:
+                        reasons.append("below_min_answers")
+                    else:
+                        reasons.append(None)
+                        rows.append(
+                            {
+                                "record_id": f"{item.prompt_id}-{item.completion_index}",
+                                "prompt_id": item.prompt_id,
+                                "completion_index": item.completion_index,
+                                "response_sha256": item.response_sha256,
+                                **item.metadata,
+                                **decision,
+                                "human_rank": rank,
+                            }
+                        )
             bar.advance(len(items))
             offset += len(items)
             if len(items) < opts.page_size:
@@ -275,19 +330,25 @@ def pull(
     report.add_step(
         "pull",
         {
-            "records": len(reasons),
             "decisions": decisions.num_rows,
-            "answers": counts["answers"],
-            "invalid_answers": counts["invalid_answers"],
+            "records": collected.records,
+            "answers": collected.answers,
+            "unusable_answers": dict(Counter(u.problem for u in collected.unusable)),
             "by_decision": dict(Counter(r["decision"] for r in rows)),
             "resolved_by": dict(Counter(r["resolved_by"] for r in rows)),
+            "score_resolved_by": dict(
+                Counter(r["score_resolved_by"] for r in rows if r["score_resolved_by"])
+            ),
         },
     )
+    report.info["agreement"] = collected.agreement()
+    report.info["unusable_answers"] = [u.as_dict() for u in collected.unusable]
     report.info.update(
         {
             "api_url": connection.resolved_url(),
             "workspace": connection.workspace,
             "dataset": connection.dataset,
+            "level": "prompt" if prompt_level else "completion",
             "rule": "majority verdict, ties to the most recent answer; correct needs a corrected score",
             "options": asdict(opts),
             "output": str(output),

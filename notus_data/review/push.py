@@ -1,17 +1,19 @@
 """Push flagged completions (the output of ``notus-data flag``) to an Argilla dataset for review.
 
-The dataset is created with :func:`notus_data.review.settings.build_settings`, or reused when it exists and has
-those fields, questions and metadata. Each flagged completion becomes one record whose id is
-``{prompt_id}-{completion_index}`` (:func:`record_id`), so the same completion always maps to the same record:
-records already in the dataset are left alone (their answers and suggestions stay as they are), and pushing the
-same file twice adds nothing the second time. Records go in batches of ``batch_size``.
+Two kinds (``level``): ``prompt`` (the default: one record per flagged prompt with every completion of it, see
+:mod:`notus_data.review.prompts` and :mod:`notus_data.review.push_prompts`) and ``completion`` (one record per
+flagged completion, :mod:`notus_data.review.settings`). The dataset is created, or reused when it exists and has
+the fields, questions and metadata of its kind. A record's id is stable (the prompt_id, or
+``{prompt_id}-{completion_index}``: :func:`record_id`), so records already in the dataset are left alone (their
+answers and suggestions stay as they are), and pushing the same file twice adds nothing the second time. Records go
+in batches of ``batch_size``.
 """
 
 from __future__ import annotations
 
 import os
 import time
-import warnings
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -20,10 +22,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from notus_data.errors import OptionError, SchemaError
-from notus_data.io import TableSource, iter_table_batches
+from notus_data.io import TableSource, iter_table_batches, read_table
 from notus_data.progress import progress_bar
 from notus_data.report import Report
-from notus_data.review.client import ArgillaConnectionError, ConnectionOptions, connect, fail
+from notus_data.review.client import ConnectionOptions, connect, fail
+from notus_data.review.datasets import annotator_warning, existing_ids, min_submitted_of, open_dataset
+from notus_data.review.guidelines import completion_guidelines
+from notus_data.review.push_prompts import push_prompts
 from notus_data.review.settings import (
     SUGGESTION_AGENT,
     build_settings,
@@ -68,7 +73,24 @@ class PushOptions:
     )
     limit: int | None = field(default=None, metadata={"help": "push at most this many new records"})
     min_submitted: int = field(
-        default=1, metadata={"help": "answers that complete a record (a new dataset's task distribution)"}
+        default=1,
+        metadata={
+            "help": "submitted answers that take a record out of the queue (a new dataset's task distribution); "
+            "with several reviewers set it to their number, so that each record gets a majority"
+        },
+    )
+    level: str = field(
+        default="prompt",
+        metadata={
+            "help": "prompt: one record per flagged prompt with all its completions; completion: one each"
+        },
+    )
+    data: str | None = field(
+        default=None,
+        metadata={
+            "help": "the data FLAGGED was flagged from, for the other completions of each prompt (default: the "
+            "input named in FLAGGED's report)"
+        },
     )
 
     def __post_init__(self) -> None:
@@ -87,6 +109,8 @@ class PushOptions:
             raise OptionError(f"limit: {self.limit} must be >= 0")
         if self.min_submitted < 1:
             raise OptionError(f"min_submitted: {self.min_submitted} must be >= 1")
+        if self.level not in ("prompt", "completion"):
+            raise OptionError(f"level: {self.level!r} is not a review kind; choose prompt or completion")
 
 
 def _check_input(path: str | os.PathLike) -> None:
@@ -96,51 +120,6 @@ def _check_input(path: str | os.PathLike) -> None:
         raise SchemaError(
             f"{path}: missing column(s) {missing}; push takes the output of `notus-data flag INPUT OUTPUT`"
         )
-
-
-def open_dataset(client: Any, connection: ConnectionOptions, min_submitted: int = 1) -> tuple[Any, bool]:
-    """Return (the review dataset, whether it was created now); create the workspace if it is missing."""
-    import argilla as rg
-
-    key = connection.resolved_key()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the SDK warns on a name it does not find
-            workspace = client.workspaces(connection.workspace)
-            if workspace is None:
-                workspace = rg.Workspace(name=connection.workspace, client=client).create()
-            dataset = client.datasets(name=connection.dataset, workspace=workspace)
-    except Exception as exc:  # the SDK raises its own and httpx errors
-        raise fail(f"opening workspace '{connection.workspace}'", exc, key) from None
-    if dataset is not None:
-        missing = missing_parts(dataset)
-        if missing:
-            raise ArgillaConnectionError(
-                f"dataset '{connection.dataset}' in workspace '{connection.workspace}' exists but is no notus-data "
-                f"review dataset (it lacks {', '.join(missing)}); pick another name with --dataset"
-            )
-        return dataset, False
-    try:
-        dataset = rg.Dataset(
-            name=connection.dataset,
-            workspace=workspace,
-            settings=build_settings(min_submitted),
-            client=client,
-        ).create()
-    except Exception as exc:
-        raise fail(f"creating dataset '{connection.dataset}'", exc, key) from None
-    return dataset, True
-
-
-def existing_ids(dataset: Any, key: str | None) -> set[str]:
-    """The ids of the records already in the dataset."""
-    try:
-        return {
-            str(record.id)
-            for record in dataset.records(batch_size=1000, with_suggestions=False, with_responses=False)
-        }
-    except Exception as exc:
-        raise fail("listing the dataset's records", exc, key) from None
 
 
 def _float(value: Any) -> float | None:
@@ -222,10 +201,10 @@ def push(
     _check_input(input)
     started = time.perf_counter()
     client = connect(connection)
-    api_key = connection.resolved_key()  # only ever used to scrub error messages
-    ds, created = open_dataset(client, connection, opts.min_submitted)
-    seen = existing_ids(ds, api_key) if not created else set()
-    report = Report("review push")
+    if opts.level == "prompt":
+        report, ds, created = push_prompts(input, client, connection, opts, progress)
+    else:
+        report, ds, created = _push_completions(input, client, connection, opts, progress)
     report.info.update(
         {
             "input": str(input),
@@ -233,10 +212,33 @@ def push(
             "workspace": connection.workspace,
             "dataset": connection.dataset,
             "dataset_created": created,
-            "records_before": len(seen),
+            "level": opts.level,
             "options": asdict(opts),
         }
     )
+    warning = annotator_warning(client, connection, min_submitted_of(ds))
+    report.info["warnings"] = [warning] if warning else []
+    report.info["seconds"] = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _push_completions(
+    input: Any, client: Any, connection: ConnectionOptions, opts: PushOptions, progress: bool
+):
+    """One record per flagged completion; return (report, the dataset, whether it was created)."""
+    api_key = connection.resolved_key()  # only ever used to scrub error messages
+    flags = Counter(
+        r for rs in read_table(input, ["reasons"]).column("reasons").to_pylist() for r in rs or ()
+    )
+
+    def settings() -> Any:
+        guidelines = completion_guidelines(dict(flags), min_submitted=opts.min_submitted)
+        return build_settings(opts.min_submitted, guidelines)
+
+    ds, created = open_dataset(client, connection, settings, missing_parts)
+    seen = existing_ids(ds, api_key) if not created else set()
+    report = Report("review push")
+    report.info["records_before"] = len(seen)
     added = 0
     new_ids: set[str] = set()
     total = TableSource(input).num_rows
@@ -274,5 +276,4 @@ def push(
             bar.advance(batch.num_rows)
     report.check()
     report.add_step("push", {"records_added": added, "records_after": len(seen)})
-    report.info["seconds"] = round(time.perf_counter() - started, 3)
-    return report
+    return report, ds, created

@@ -61,8 +61,9 @@ The suggestions come from the flag rules; change them freely. Press **Submit**: 
 """
 
 
-def build_settings(min_submitted: int = 1) -> Any:
-    """The ``argilla.Settings`` of a review dataset (``min_submitted`` answers complete a record)."""
+def build_settings(min_submitted: int = 1, guidelines: str = GUIDELINES) -> Any:
+    """The ``argilla.Settings`` of a completion-level review dataset (``min_submitted`` answers complete a
+    record; ``guidelines``: those written for the data, :func:`notus_data.review.guidelines.completion_guidelines`)."""
     rg = require("argilla", "review")
     metadata = []
     for name, kind in METADATA.items():
@@ -70,7 +71,7 @@ def build_settings(min_submitted: int = 1) -> Any:
         kind_class = rg.TermsMetadataProperty if kind == "terms" else rg.FloatMetadataProperty
         metadata.append(kind_class(name, visible_for_annotators=visible))
     return rg.Settings(
-        guidelines=GUIDELINES,
+        guidelines=guidelines,
         fields=[
             rg.TextField("instruction", title="Instruction", use_markdown=True),
             rg.TextField("response", title="Response", use_markdown=True),

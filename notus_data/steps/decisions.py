@@ -5,6 +5,7 @@ A decision names a completion by ``(prompt_id, completion_index)`` and says:
 - ``confirm``: nothing changes (counted as ``confirmed``);
 - ``correct``: the completion's ``overall_score`` becomes ``corrected_score`` (``score_corrected``); this changes
   pairs only where the score source is ``overall-score`` (the zephyr strategy's default);
+- ``rank`` (only a ranking, no verdict): nothing changes but the rank;
 - ``discard``: every score of the completion (overall_score, fine_grained_score, the four aspect ratings) becomes
   null, so it takes no part in pairing under any score source (``discarded``); its text stays, and the other
   completions keep their positions, so later decisions still match.
@@ -13,6 +14,10 @@ When the decision carries the ``response_sha256`` of the text that was reviewed 
 that text (another version of the data, or another row with the same prompt whose completion differs: record ids
 come from the prompt_id and the completion index), nothing is applied (``text_differs``). Decisions that match no
 completion of the input are counted as ``unmatched`` by :class:`DecisionTracker`.
+
+A ``human_rank`` column (from a prompt-level review's ranking; optional) becomes the batch's ``human_rank``
+(list<double> aligned with ``completions``, null where unranked), the score source ``human``
+(:mod:`notus_data.steps.score`); ranks applied are counted as ``ranked``. Files without it apply as before.
 
 >>> import pyarrow as pa
 >>> from notus_data.schema import COMPLETION_TYPE
@@ -42,7 +47,7 @@ from notus_data.io import read_table
 from notus_data.schema import ASPECTS, list_parts
 from notus_data.steps.base import Finish, Step, StepResult
 
-DECISIONS = ("confirm", "correct", "discard")
+DECISIONS = ("confirm", "correct", "discard", "rank")
 REQUIRED_COLUMNS = ("prompt_id", "completion_index", "decision", "corrected_score")
 #: The scores a discard clears.
 SCORE_FIELDS = ("overall_score", "fine_grained_score", *ASPECTS)
@@ -83,6 +88,11 @@ def check_decisions(decisions: pa.Table, origin: str = "decisions") -> pa.Table:
             else pa.nulls(decisions.num_rows, pa.string())
         ),
     }
+    if (
+        "human_rank" in decisions.column_names
+        and decisions.column("human_rank").null_count < decisions.num_rows
+    ):
+        columns["human_rank"] = decisions.column("human_rank").cast(pa.float64())  # only a file with ranks
     table = pa.table(columns)
 
     def bad(mask: Any, field: str, expected: str) -> None:
@@ -198,11 +208,25 @@ def _with_scores(
     return table.set_column(table.column_names.index("completions"), "completions", new_list)
 
 
-def _counts(changes: pa.Table) -> dict[str, int]:
+def _with_ranks(table: pa.Table, decisions: pa.Table, at: np.ndarray, which: np.ndarray, ok: np.ndarray):
+    """``table`` with a ``human_rank`` column: the decisions' ranks at the applied positions, null elsewhere."""
+    completions = table.column("completions").combine_chunks()
+    lengths, _, flat = list_parts(completions)
+    ranks = np.full(len(flat), np.nan)
+    given = decisions.column("human_rank").combine_chunks().to_numpy(zero_copy_only=False).astype(np.float64)
+    ranks[at[ok]] = given[which[ok]]
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+    column = pa.ListArray.from_arrays(offsets, pa.array(ranks, pa.float64(), mask=np.isnan(ranks)))
+    return table.append_column("human_rank", column)
+
+
+def _counts(changes: pa.Table, ranked: int | None = None) -> dict[str, int]:
     status = np.array(changes.column("status").to_pylist(), dtype=object)
     decision = np.array(changes.column("decision").to_pylist(), dtype=object)
     applied = status == "applied"
+    extra = {"ranked": ranked} if ranked is not None else {}
     return {
+        **extra,
         "decisions_matched": int(changes.num_rows),
         "confirmed": int((applied & (decision == "confirm")).sum()),
         "score_corrected": int((applied & (decision == "correct")).sum()),
@@ -211,15 +235,22 @@ def _counts(changes: pa.Table) -> dict[str, int]:
     }
 
 
-def _apply(table: pa.Table, decisions: pa.Table) -> tuple[pa.Table, pa.Table, np.ndarray]:
-    """(the batch with the decisions applied, the changes, the position of each change's decision)."""
+def _apply(table: pa.Table, decisions: pa.Table) -> tuple[pa.Table, pa.Table, np.ndarray, int | None]:
+    """(the batch with the decisions applied, the changes, the position of each change's decision, the ranks
+    applied: None without a ``human_rank`` column)."""
     changes, at, which = decision_changes(table, decisions)
+    applied = np.array(changes.column("status").to_pylist(), dtype=object) == "applied"
     if changes.num_rows:
-        applied = np.array(changes.column("status").to_pylist()) == "applied"
         discard = applied & (np.array(changes.column("decision").to_pylist(), dtype=object) == "discard")
         new = changes.column("new_overall_score").to_numpy(zero_copy_only=False).astype(np.float64)
         table = _with_scores(table, at, new, discard)
-    return table, changes, which
+    if "human_rank" in decisions.column_names:
+        has_rank = ~np.isnan(
+            decisions.column("human_rank").combine_chunks().to_numpy(zero_copy_only=False).astype(np.float64)
+        )
+        ok = applied & has_rank[which]
+        return _with_ranks(table, decisions, at, which, ok), changes, which, int(ok.sum())
+    return table, changes, which, None
 
 
 def apply_decisions(table: pa.Table, decisions: pa.Table) -> tuple[pa.Table, dict[str, int]]:
@@ -231,8 +262,8 @@ def apply_decisions(table: pa.Table, decisions: pa.Table) -> tuple[pa.Table, dic
     """
     if "score" in table.column_names or "avg_rating" in table.column_names:
         raise SchemaError("apply_decisions: the table is already scored; apply decisions before score_table")
-    table, changes, _ = _apply(table, check_decisions(decisions))
-    return table, _counts(changes)
+    table, changes, _, ranked = _apply(table, check_decisions(decisions))
+    return table, _counts(changes, ranked)
 
 
 @dataclass
@@ -288,13 +319,13 @@ class DecisionsStep(Step):
                 self.decisions = load_decisions(self.source)
 
     def process(self, table: pa.Table, start: int) -> StepResult:
-        table, changes, which = _apply(table, self.decisions)
+        table, changes, which, ranked = _apply(table, self.decisions)
         matched = np.zeros(self.decisions.num_rows, dtype=bool)
         matched[which] = True
         return StepResult(
             table,
             side={"changes": changes},
-            counts=_counts(changes),
+            counts=_counts(changes, ranked),
             stats={self.name: MatchedDecisions(matched)},
         )
 
@@ -326,7 +357,7 @@ class DecisionTracker:
         self._changes.append(result.side["changes"])
         self._matched = self._matched.merge(result.stats[self.step.name])
         for key, n in result.counts.items():
-            self._counts[key] += n
+            self._counts[key] = self._counts.get(key, 0) + n
         return result.table
 
     def counts(self) -> dict[str, int]:

@@ -46,6 +46,21 @@ REASONS = {
     "chosen_mismatch": "chosen by overall_score but not by mean rating (per prompt)",
 }
 
+#: One sentence per reason, in plain words: what a reviewer reads beside a flagged completion (the review records
+#: and guidelines) and the README's flag table (tests/test_review_prompts.py holds them equal).
+PLAIN_WORDS = {
+    "score10_low_rating": "The critique gave the top overall_score (10) but the aspect ratings average 2 or less "
+    "(by default): the critique step probably stored a 1 as 10, and the data set's own fix says the score should be 1.",
+    "score10_mid_rating": "The critique gave the top overall_score (10) while the aspect ratings average between "
+    "2 and 4 (by default): the 10 may be the stored-1-as-10 bug or may stand, so it needs a new judgement.",
+    "score_rating_disagree": "The overall_score and the mean aspect rating, put on the same 1-10 scale, are far "
+    "apart: one of the two judgements is probably wrong.",
+    "negative_critique": "The critique text reads strongly negative, yet the overall_score is high: the score "
+    "may not match its own critique.",
+    "chosen_mismatch": "Among this prompt's completions this one has the highest overall_score, but another has "
+    "the highest mean aspect rating: the two scores would pick different chosen responses.",
+}
+
 FLAGGED_SCHEMA = pa.schema(
     [
         ("row_index", pa.int64()),

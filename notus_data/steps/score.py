@@ -11,6 +11,10 @@ Score sources (``ScoreOptions.score``):
 - ``source-score``: the score the input's source format gives (``source_score``, see :mod:`notus_data.sources`:
   HelpSteer2's mean rating, Nectar's ``8 - rank``, a reward-model score, ...); the only score of those sources,
   and their ``avg_rating`` too.
+- ``human``: the reviewers' ranking of a prompt's completions (the ``human_rank`` column the review decisions
+  step adds from a prompt-level review's ranking question; rank 1 = best, the mean over reviewers), as
+  ``completions + 1 - rank``. A prompt whose completions are not all ranked falls back to ``avg-rating`` for all
+  its completions (counted as ``human_fallback_prompts``; ``human_ranked_prompts`` the others).
 
 A completion with no usable score (no usable rating, a null score, a null response) gets a null score and takes no
 part in pairing.
@@ -29,7 +33,7 @@ from notus_data.errors import OptionError, SchemaError, check_numbers, number_li
 from notus_data.schema import ASPECTS, column_array, list_parts
 from notus_data.steps.base import Step, StepResult
 
-SCORE_SOURCES = ("avg-rating", "overall-score", "fine-grained-score", "source-score")
+SCORE_SOURCES = ("avg-rating", "overall-score", "fine-grained-score", "source-score", "human")
 
 
 @dataclass
@@ -39,7 +43,8 @@ class ScoreOptions:
     score: str = field(
         default="avg-rating",
         metadata={
-            "help": "score source: avg-rating (mean of the aspect ratings), overall-score, fine-grained-score"
+            "help": "score source: avg-rating (mean of the aspect ratings), overall-score, fine-grained-score, "
+            "human (the review's ranking, avg-rating where a prompt has none)"
         },
     )
     aspects: tuple[str, ...] = field(
@@ -130,6 +135,8 @@ def score_table(table: pa.Table, options: ScoreOptions | None = None) -> pa.Tabl
         score = avg if default else mean_rating(flat, options.aspects, options.weights)
     elif options.score == "overall-score":
         score = numbers(pc.struct_field(flat, "overall_score"))
+    elif options.score == "human":
+        score = human_scores(table, avg)
     else:
         score = numbers(pc.struct_field(flat, "fine_grained_score"))
     responses_missing = ~pc.is_valid(pc.struct_field(flat, "response")).to_numpy(zero_copy_only=False)
@@ -139,6 +146,25 @@ def score_table(table: pa.Table, options: ScoreOptions | None = None) -> pa.Tabl
     return table.append_column("avg_rating", as_lists(completions, avg)).append_column(
         "score", as_lists(completions, score)
     )
+
+
+def human_ranked(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """(per row: every completion has a ``human_rank``; the flat ranks, NaN where none)."""
+    lengths, _, _ = list_parts(column_array(table, "completions"))
+    if "human_rank" not in table.column_names:
+        return np.zeros(table.num_rows, dtype=bool), np.full(int(lengths.sum()), np.nan)
+    rank = numbers(list_parts(column_array(table, "human_rank"))[2])
+    row = np.repeat(np.arange(table.num_rows), lengths)
+    unranked = np.bincount(row, weights=np.isnan(rank), minlength=table.num_rows)
+    return (unranked == 0) & (lengths > 0), rank
+
+
+def human_scores(table: pa.Table, fallback: np.ndarray) -> np.ndarray:
+    """``completions + 1 - human_rank`` where every completion of the prompt is ranked, else ``fallback``."""
+    lengths, _, _ = list_parts(column_array(table, "completions"))
+    ranked, rank = human_ranked(table)
+    use = np.repeat(ranked, lengths)
+    return np.where(use, np.repeat(lengths, lengths) + 1 - np.where(use, rank, 0), fallback)
 
 
 def score_counts(scored: pa.Table) -> dict[str, int]:
@@ -163,7 +189,11 @@ class ScoreStep(Step):
 
     def process(self, table: pa.Table, start: int) -> StepResult:
         scored = score_table(table, self.options)
-        return StepResult(scored, counts=score_counts(scored))
+        counts = score_counts(scored)
+        if self.options.score == "human":
+            ranked = int(human_ranked(table)[0].sum())
+            counts.update(human_ranked_prompts=ranked, human_fallback_prompts=table.num_rows - ranked)
+        return StepResult(scored, counts=counts)
 
 
 def check_score_source(source: Any, score: str) -> None:

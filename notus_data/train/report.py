@@ -98,6 +98,17 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- Rows in: {data.get('rows_in')}; train pairs: {data.get('train_rows')}; eval pairs: {data.get('eval_rows')}",
         f"- Evaluation split: {data.get('eval_rule')}",
     ]
+    review = [
+        line.strip()
+        for line in (report.get("dataset_card_funnel") or "").splitlines()
+        if line.strip().startswith("Review decisions applied")
+    ]
+    if review:
+        lines.append(f"- {review[0]}")
+    elif report.get("dataset_card_funnel"):
+        lines.append("- Review decisions: none applied (the dataset card's funnel names none)")
+    else:
+        lines.append("- Review decisions: not known (the dataset has no card with a funnel section)")
     cut = data.get("prompts_truncated") or {}
     if any(cut.values()):
         lines.append(
