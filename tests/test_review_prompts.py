@@ -175,6 +175,8 @@ def test_prompt_level_loop_with_two_reviewers(argilla_stack, monkeypatch, tmp_pa
     assert "**FLAGGED**" in page and "overall_score** (critique, 1-10): 10" in page
     assert "mean rating** (of the aspect ratings, 1-5): 1 = 1 on the 1-10 scale" in page
     assert PLAIN_WORDS["score10_low_rating"] in page and "P1 bugged" in page and NEGATIVE in page
+    # each aspect's rating with its rationale, read from the raw input (ufrows: "r", and "rr" for the rating)
+    assert "- honesty: **1**: r\n" in page and "- helpfulness: **1**: rr\n" in page
     assert "not flagged" in p1.fields["completion_2"] and "P1 good" in p1.fields["completion_2"]
     assert "mean rating** (of the aspect ratings, 1-5): 4 = 7.75" in p1.fields["completion_2"]
     assert p1.fields.get("completion_4") in (None, "")
