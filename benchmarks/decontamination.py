@@ -71,12 +71,14 @@ def _response(row: dict, field: str) -> str:
     return value if isinstance(value, str) else value[-1]["content"]
 
 
-def quality(split: str, methods: tuple[str, ...], cache: str, show: int) -> None:
+def quality(split: str, methods: tuple[str, ...], cache: str, show: int, model: str | None = None) -> None:
     rows = _pairs()
     pool = sentences_of([_response(r, "chosen" if split == "dev" else "rejected") for r in rows])
     sets = load_sets(DATA / "benchmarks", DATA / "truthfulqa" / "questions.jsonl")
     cases = make_cases(sets, split, [r["prompt"] for r in rows], pool, synthetic=2000)
-    options = _options("all", cache, methods=methods)
+    options = _options(
+        "all", cache, methods=methods, embedding_model=model if "embedding" in methods else None
+    )
     index, _ = load_index(options)
     start = time.perf_counter()
     scores = score_cases(cases, index, options)
@@ -138,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
         "--threads", type=int, default=0, help="matching threads (0: one per core, at most 4)"
     )
     parser.add_argument("--show-errors", type=int, default=0, metavar="N", help="print N misses and FPs")
+    parser.add_argument(
+        "--embedding-model",
+        default=None,
+        help="a static embedding model (folder or Hub id): also measure with it",
+    )
     args = parser.parse_args(argv)
     if not (DATA / "benchmarks").exists():
         print(
@@ -149,8 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as cache:
         if args.quality:
             for split in ("dev", "test") if args.split == "both" else (args.split,):
-                for methods in (DEFAULT_METHODS, METHODS):
-                    quality(split, methods, cache, args.show_errors)
+                with_paraphrase = (*DEFAULT_METHODS, "paraphrase")
+                runs = [DEFAULT_METHODS, with_paraphrase] + [METHODS] * bool(args.embedding_model)
+                for methods in runs:
+                    quality(split, methods, cache, args.show_errors, args.embedding_model)
         if args.speed:
             speed(args.prompts, args.presets.split(","), cache, args.threads)
     return 0

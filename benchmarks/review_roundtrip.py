@@ -1,5 +1,9 @@
-"""Time the Argilla review round trip: flag, push 2,000 records, push them again, answer them, pull them back,
-apply the decisions and binarize.
+"""Time the Argilla review round trips, both kinds:
+
+- flagged completions: flag, push 2,000 records, push them again, answer them, pull them back, apply the
+  decisions and binarize;
+- pairs (``review pairs``): binarize, push 2,000 pairs as A/B records, push them again, answer them, pull them
+  back, apply the pair decisions (keep / swap / drop).
 
 Uses the server in ARGILLA_API_URL / ARGILLA_API_KEY when both are set; otherwise starts a throw-away local stack
 with scripts/argilla-stack.sh (needs scripts/install-argilla-server.sh first) and stops it at the end. The input is
@@ -7,6 +11,7 @@ synthetic UltraFeedback (notus_data.synthetic), so nothing is downloaded.
 
     python benchmarks/review_roundtrip.py                 # 2,000 records
     python benchmarks/review_roundtrip.py --records 500 --json out.json
+    python benchmarks/review_roundtrip.py --kind pairs    # only the pair review
 
 The answers are written in bulk by the owner (one submitted answer per record, as records.log does), because 2,000
 answers clicked through the UI are not what is timed here; pull then reads back 2,000 answered records.
@@ -102,6 +107,133 @@ def answer_all(dataset_name: str, n: int) -> int:
     return len(records)
 
 
+def answer_pairs(dataset_name: str) -> int:
+    """Submit one answer per pair record as the owner, in bulk: A, B, A, tie, unusable, in turn."""
+    import argilla as rg
+
+    from notus_data.review.client import ConnectionOptions, connect
+
+    client = connect(ConnectionOptions())
+    ds = client.datasets(name=dataset_name, workspace="argilla")
+    me = client.me.id
+    cycle = ("A", "B", "A", "tie", "unusable")
+    records = [
+        rg.Record(
+            id=record.id,
+            fields=dict(record.fields),
+            metadata=dict(record.metadata),
+            responses=[rg.Response("better", cycle[i % len(cycle)], user_id=me, status="submitted")],
+        )
+        for i, record in enumerate(ds.records(batch_size=1000, with_suggestions=False, with_responses=False))
+    ]
+    ds.records.log(records, batch_size=500)
+    return len(records)
+
+
+def pairs_roundtrip(work: Path, data: Path, n: int, timer: Timer) -> dict:
+    """Binarize ``data``, then push, push again, answer, pull and apply ``n`` distinct pairs."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from notus_data.jobs.binarize import binarize
+    from notus_data.review.pairs import pair_record_ids, push_pairs
+    from notus_data.review.pairs_apply import apply_pairs
+    from notus_data.review.pairs_pull import pull_pairs
+
+    binarize(data, work / "all-pairs.parquet")
+    table = pq.read_table(work / "all-pairs.parquet")
+    ids = pair_record_ids(
+        table.column("prompt_id"), table.column("chosen_response"), table.column("rejected_response")
+    ).to_pylist()
+    first: dict[str, int] = {}
+    for i, rid in enumerate(ids):
+        first.setdefault(rid, i)
+    if len(first) < n:
+        sys.exit(f"only {len(first)} distinct pairs; raise --rows")
+    pairs = work / "pairs-to-push.parquet"
+    pq.write_table(table.take(sorted(first.values())[:n]), pairs)
+    name = f"bench-pairs-{int(time.time())}"
+    with timer(f"push {n:,} new pair records"):
+        pushed = push_pairs(pairs, dataset=name, batch_size=500)
+    with timer("push pairs again (all there)"):
+        again = push_pairs(pairs, dataset=name, batch_size=500)
+    with timer(f"answer {n:,} pair records (bulk)"):
+        answered = answer_pairs(name)
+    with timer(f"pull {n:,} answered pair records"):
+        pulled = pull_pairs(work / "pair-decisions.parquet", dataset=name)
+    with timer(f"apply {n:,} pair decisions"):
+        applied = apply_pairs(
+            pairs, work / "pairs-reviewed.parquet", decisions=work / "pair-decisions.parquet"
+        )
+    counts = {
+        "pairs_pushed": pushed.rows_out,
+        "pairs_added_by_second_push": again.rows_out,
+        "pairs_answered": answered,
+        "pair_decisions": pulled.rows_out,
+        "pair_decisions_by_answer": pulled.steps["pull"]["by_decision"],
+        "applied": applied.steps["pair_decisions"],
+        "pairs_out": applied.rows_out,
+        "swapped_share": round(applied.steps["pair_decisions"]["swapped"] / n, 3),
+    }
+    assert pushed.rows_out == n and again.rows_out == 0 and pulled.rows_out == n, counts
+    assert int(pc.sum(pc.is_valid(pq.read_table(work / "pairs-reviewed.parquet").column(0))).as_py()) == (
+        applied.rows_out
+    )
+    return counts
+
+
+def completions_roundtrip(work: Path, data: Path, n: int, rows: int, timer: Timer) -> dict:
+    """Flag ``data``, then push, push again, answer, pull and apply ``n`` flagged completions; binarize."""
+    import pyarrow.parquet as pq
+
+    from notus_data.jobs.flag import flag
+    from notus_data.review.apply import apply
+    from notus_data.review.pull import pull
+    from notus_data.review.push import push
+
+    with timer(f"flag {rows:,} prompts"):
+        report = flag(data, work / "flagged.parquet")
+    flagged = report.rows_out
+    if flagged < n:
+        sys.exit(f"only {flagged} flagged completions; raise --rows")
+    # the first N distinct records (a prompt repeated in the input gives the same record ids)
+    table = pq.read_table(work / "flagged.parquet")
+    keys = zip(
+        table.column("prompt_id").to_pylist(), table.column("completion_index").to_pylist(), strict=True
+    )
+    first_row: dict[tuple[str, int], int] = {}
+    for i, key in enumerate(keys):
+        first_row.setdefault(key, i)
+    to_push = work / "to_push.parquet"
+    pq.write_table(table.take(sorted(first_row.values())[:n]), to_push)
+    name = f"bench-{int(time.time())}"
+    with timer(f"push {n:,} new records"):
+        first = push(to_push, dataset=name, batch_size=500)
+    with timer("push again (all already there)"):
+        second = push(to_push, dataset=name, batch_size=500)
+    with timer(f"answer {n:,} records (bulk)"):
+        answered = answer_all(name, n)
+    with timer(f"pull {n:,} answered records"):
+        pulled = pull(work / "decisions.parquet", dataset=name)
+    with timer(f"apply + binarize {rows:,} prompts"):
+        applied = apply(data, work / "pairs.parquet", decisions=work / "decisions.parquet")
+    counts = {
+        "records_pushed": first.rows_out,
+        "records_added_by_second_push": second.rows_out,
+        "records_answered": answered,
+        "decisions": pulled.rows_out,
+        "applied": applied.steps["decisions"],
+    }
+    assert first.rows_out == n and second.rows_out == 0 and pulled.rows_out == n, counts
+    push_s, pull_s = (
+        timer.figures[f"push {n:,} new records"],
+        timer.figures[f"pull {n:,} answered records"],
+    )
+    print(f"  push: {n / push_s:,.0f} records/s; pull: {n / pull_s:,.0f} records/s")
+    print(f"  round trip (push + pull): {push_s + pull_s:.2f} s for {n:,} records")
+    return counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -109,15 +241,12 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=2000, help="records to push and pull (default 2000)")
     parser.add_argument("--rows", type=int, default=6000, help="synthetic UltraFeedback rows to flag")
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    parser.add_argument(
+        "--kind", choices=("completions", "pairs", "both"), default="both", help="which review to time"
+    )
     args = parser.parse_args()
 
-    import pyarrow.parquet as pq
-
     from notus_data import synthetic
-    from notus_data.jobs.flag import flag
-    from notus_data.review.apply import apply
-    from notus_data.review.pull import pull
-    from notus_data.review.push import push
 
     work = Path(tempfile.mkdtemp(prefix="review-bench-"))
     stack = work / "stack"
@@ -130,50 +259,20 @@ def main() -> None:
                 os.environ.update(start_stack(stack))
         data = work / "uf.parquet"
         synthetic.write_parquet(data, args.rows, seed=0)
-        with timer(f"flag {args.rows:,} prompts"):
-            report = flag(data, work / "flagged.parquet")
-        flagged = report.rows_out
-        if flagged < args.records:
-            sys.exit(f"only {flagged} flagged completions; raise --rows")
-        # the first N distinct records (a prompt repeated in the input gives the same record ids)
-        table = pq.read_table(work / "flagged.parquet")
-        keys = zip(
-            table.column("prompt_id").to_pylist(), table.column("completion_index").to_pylist(), strict=True
-        )
-        first_row: dict[tuple[str, int], int] = {}
-        for i, key in enumerate(keys):
-            first_row.setdefault(key, i)
-        to_push = work / "to_push.parquet"
-        pq.write_table(table.take(sorted(first_row.values())[: args.records]), to_push)
-        name = f"bench-{int(time.time())}"
-        with timer(f"push {args.records:,} new records"):
-            first = push(to_push, dataset=name, batch_size=500)
-        with timer("push again (all already there)"):
-            second = push(to_push, dataset=name, batch_size=500)
-        with timer(f"answer {args.records:,} records (bulk)"):
-            answered = answer_all(name, args.records)
-        with timer(f"pull {args.records:,} answered records"):
-            pulled = pull(work / "decisions.parquet", dataset=name)
-        with timer(f"apply + binarize {args.rows:,} prompts"):
-            applied = apply(data, work / "pairs.parquet", decisions=work / "decisions.parquet")
+        counts: dict = {}
+        if args.kind in ("completions", "both"):
+            counts["completions"] = completions_roundtrip(work, data, args.records, args.rows, timer)
+        if args.kind in ("pairs", "both"):
+            counts["pairs"] = pairs_roundtrip(work, data, args.records, timer)
+            push_s = timer.figures[f"push {args.records:,} new pair records"]
+            pull_s = timer.figures[f"pull {args.records:,} answered pair records"]
+            print(
+                f"  pairs push: {args.records / push_s:,.0f} records/s; pull: {args.records / pull_s:,.0f} records/s"
+            )
     finally:
         if own_stack:
             stop_stack(stack)
         shutil.rmtree(work, ignore_errors=True)
-    counts = {
-        "records_pushed": first.rows_out,
-        "records_added_by_second_push": second.rows_out,
-        "records_answered": answered,
-        "decisions": pulled.rows_out,
-        "applied": applied.steps["decisions"],
-    }
-    assert first.rows_out == args.records and second.rows_out == 0 and pulled.rows_out == args.records, counts
-    push_s, pull_s = (
-        timer.figures[f"push {args.records:,} new records"],
-        timer.figures[f"pull {args.records:,} answered records"],
-    )
-    print(f"  push: {args.records / push_s:,.0f} records/s; pull: {args.records / pull_s:,.0f} records/s")
-    print(f"  round trip (push + pull): {push_s + pull_s:.2f} s for {args.records:,} records")
     print(json.dumps(counts))
     if args.json:
         Path(args.json).write_text(json.dumps({"seconds": timer.figures, "counts": counts}, indent=2) + "\n")

@@ -14,6 +14,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from notus_data.length import length_line
+
 # Problems kept as examples in the report (all of them are counted).
 MAX_PROBLEM_EXAMPLES = 50
 
@@ -25,6 +27,7 @@ REASONS = {
     "tie": "no completion scores strictly lower than the chosen one (or, with notus-drawties or drop_ties, the drawn one ties)",
     "below_margin": "every lower completion is closer to the chosen one than min_margin",
     "identical_text": "every remaining candidate has the same text as the chosen response",
+    "length_ratio": "every remaining candidate is more than max_length_ratio times shorter than the chosen response",
     "not_flagged": "no rule flagged any completion of the prompt",
     "decontaminated": "the prompt matches a benchmark question (see the evidence)",
     # a row of a pairs set (convert, the pairs source) that is no pair
@@ -37,7 +40,11 @@ REASONS = {
 
 
 #: Why a row left by a step's own decision (not for want of a pair): shown as "removed: <reason>".
-REMOVED_REASONS = {"decontaminated": "the prompt matches a benchmark question (see Decontamination)"}
+REMOVED_REASONS = {
+    "decontaminated": "the prompt matches a benchmark question (see Decontamination)",
+    "review_tie": "pair review: the reviewers found both responses as good (no preference to learn)",
+    "review_unusable": "pair review: the reviewers found both responses unusable",
+}
 
 #: The words of each command's accounting, the same in the terminal, the report and the card: what a row is,
 #: what the rows that gave output are, what the output is, and the prefix of a row that gave none.
@@ -55,6 +62,12 @@ VOCABULARY: dict[str, dict[str, str]] = {
                     "none": "not added"},
     "review pull": {"in": "completions in the records read", "kept": "completions with a decision", "out": "decisions",
                     "none": "no decision"},
+    "review pairs push": {"in": "pairs in", "kept": "records added", "out": "records added", "none": "not added"},
+    "review pairs pull": {"in": "records read", "kept": "records with a decision", "out": "decisions",
+                          "none": "no decision"},
+    "review pairs apply": {"in": "pairs in", "kept": "pairs kept or swapped", "out": "pairs out",
+                           "none": "dropped", "kept_why": "pairs written (reviewed or not)",
+                           "out_why": "pairs written"},
 }  # fmt: skip
 _DEFAULT_WORDS = {"in": "rows in", "kept": "rows with output", "out": "rows out", "none": "no output"}
 
@@ -225,6 +238,9 @@ class Report:
         for i, (label, count, _) in enumerate(lines):
             table.add_row(f"{count:,}", f"[bold]{label}[/bold]" if i == len(lines) - 1 else label)
         console.print(table)
+        length = next((length_line(s["length"]) for s in self.steps.values() if s.get("length")), None)
+        if length:
+            console.print(length)
         self.render_problems(console)
 
     def render_problems(self, console: Any) -> None:

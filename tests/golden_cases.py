@@ -79,6 +79,22 @@ def _binarize_cases() -> list[Case]:
             Case(f"binarize-{name}", ("binarize", "{in}", "{out}/pairs.parquet", *extra), ("pairs.parquet",),
                  "pairs.report.json")
         )  # fmt: skip
+    for fmt in ("trl", "kto", "openrlhf"):  # the trainers' formats (jsonl: bytes independent of pyarrow)
+        cases.append(
+            Case(f"binarize-format-{fmt}", ("binarize", "{in}", "{out}/pairs.jsonl", "--format", fmt,
+                 "--strategy", "best-vs-all"), ("pairs.jsonl",), "pairs.report.json")
+        )  # fmt: skip
+    cases += [
+        Case("binarize-format-llama-factory", ("binarize", "{in}", "{out}/pairs.jsonl", "--format", "llama-factory"),
+             ("pairs.jsonl", "dataset_info.json"), "pairs.report.json"),
+        Case("binarize-max-length-ratio", ("binarize", "{in}", "{out}/pairs.parquet", "--max-length-ratio", "2"),
+             ("pairs.parquet",), "pairs.report.json"),
+        Case("convert-h4-trl", ("convert", "{work}/h4.jsonl", "{out}/pairs.jsonl", "--format", "trl"),
+             ("pairs.jsonl",), "pairs.report.json", setup=lambda w: _h4_pairs(w)),
+        Case("convert-h4-llama-factory",
+             ("convert", "{work}/h4.jsonl", "{out}/pairs.jsonl", "--format", "llama-factory", "--batch-size", "9"),
+             ("pairs.jsonl", "dataset_info.json"), "pairs.report.json", setup=lambda w: _h4_pairs(w)),
+    ]  # fmt: skip
     cases += [
         Case("binarize-jsonl-out", ("binarize", "{in}", "{out}/pairs.jsonl", "--format", "h4"), ("pairs.jsonl",),
              "pairs.report.json"),
@@ -99,6 +115,11 @@ def _binarize_cases() -> list[Case]:
              ("review", "apply", "{in}", "{out}/pairs.jsonl", "--decisions", "{work}/decisions.parquet",
               "--strategy", "best-vs-worst", "--score", "overall-score"),
              ("pairs.jsonl", "pairs.changes.jsonl"), "pairs.report.json", setup=lambda w: _decisions(w)),
+        Case("review-pairs-apply",
+             ("review", "pairs", "apply", "{work}/h4.jsonl", "{out}/reviewed.jsonl", "--decisions",
+              "{work}/pair-decisions.parquet"),
+             ("reviewed.jsonl", "reviewed.changes.jsonl"), "reviewed.report.json",
+             setup=lambda w: _pair_decisions(w)),
     ]  # fmt: skip
     return cases
 
@@ -203,6 +224,35 @@ def _decisions(work: Path) -> None:
         ),
         path,
     )
+
+
+def _pair_decisions(work: Path) -> None:
+    """Pair decisions (as `review pairs pull` writes them) for the first 12 pairs of the h4 pairs: the chosen
+    response better, the rejected one better, tie, both unusable, in turn."""
+    path = work / "pair-decisions.parquet"
+    if path.exists():
+        return
+    _h4_pairs(work)
+    import pyarrow.compute as pc
+
+    from notus_data.io.pairs import load_pairs
+    from notus_data.review.pairs import a_is_chosen, pair_record_ids
+    from notus_data.schema import sha256_hex
+
+    pairs = next(load_pairs(work / "h4.jsonl").batches(12)).table
+    chosen, rejected, pid = pairs["chosen"], pairs["rejected"], pairs["prompt_id"].combine_chunks()
+    on_a = pa.array(a_is_chosen(pid, 42))
+    a, b = pc.if_else(on_a, chosen, rejected), pc.if_else(on_a, rejected, chosen)
+    said = [("chosen", "rejected", "tie", "unusable")[i % 4] for i in range(pairs.num_rows)]
+    side = [
+        {"chosen": "A" if x else "B", "rejected": "B" if x else "A"}.get(s, s)
+        for s, x in zip(said, on_a.to_pylist(), strict=True)
+    ]
+    pq.write_table(
+        pa.table({"record_id": pair_record_ids(pid, chosen, rejected), "a_sha256": sha256_hex(a.combine_chunks()),
+                  "b_sha256": sha256_hex(b.combine_chunks()), "decision": side}),
+        path,
+    )  # fmt: skip
 
 
 def _h4_pairs(work: Path) -> None:

@@ -25,6 +25,7 @@ LAYERS = [
             "normalize",
             "formats",
             "stats",
+            "length",
             "draws",
             "critique",
             "progress",
@@ -32,7 +33,7 @@ LAYERS = [
             "sources",
         ),
     ),
-    ("io", ("io", "sources.pairs")),  # the pairs source reads files through io
+    ("io", ("io",)),
     ("decontamination", ("decontamination",)),
     ("steps", ("steps",)),
     ("engines", ("engines",)),

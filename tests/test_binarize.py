@@ -337,7 +337,7 @@ def test_a_failed_run_leaves_no_output(tmp_path, monkeypatch):
     out = tmp_path / "out.parquet"
     out.write_bytes(b"previous output")
     calls = {"n": 0}
-    real = module.binarize_table
+    real = module._binarize  # what the step runs on each batch (binarize_table and the length stats)
 
     def failing(*args, **kwargs):
         calls["n"] += 1
@@ -345,7 +345,7 @@ def test_a_failed_run_leaves_no_output(tmp_path, monkeypatch):
             raise RuntimeError("killed")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(module, "binarize_table", failing)
+    monkeypatch.setattr(module, "_binarize", failing)
     with pytest.raises(RuntimeError):
         binarize(path, out, batch_size=5)
     assert out.read_bytes() == b"previous output"

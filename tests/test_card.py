@@ -114,6 +114,7 @@ def test_plots_are_in_the_folder_and_the_same_every_run(zephyr, tmp_path: Path) 
         "plots/pair_scores.png",
         "plots/agreement.png",
         "plots/funnel.png",
+        "plots/length.png",
     ]
     for path in linked:
         assert (folder / path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

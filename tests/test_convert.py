@@ -12,9 +12,10 @@ from ufrows import rated, write_parquet
 
 from notus_data.cli import main
 from notus_data.formats import FORMATS, MESSAGES_TYPE
+from notus_data.io.pairs import load_pairs
 from notus_data.jobs.binarize import binarize
 from notus_data.jobs.convert import convert
-from notus_data.sources.pairs import PAIRS_SCHEMA, load_pairs, read_pairs
+from notus_data.sources.pairs import PAIRS_SCHEMA, read_pairs
 
 PAIR_FORMATS = [f for f in FORMATS if f != "kto"]
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from notus_data.card.context import ULTRAFEEDBACK_CITATION, CardContext, SplitFiles
 from notus_data.card.evidence import decontamination_section, flags_section
+from notus_data.card.length import length_section
 from notus_data.card.metadata import card_data, size_category
 from notus_data.card.sections import (
     comparison_section,
@@ -56,6 +57,7 @@ def render_card(ctx: CardContext) -> str:
         recipe_section(ctx),
         funnel_section(ctx),
         scores_section(ctx),
+        length_section(ctx),
         comparison_section(ctx),
         decontamination_section(ctx),
         flags_section(ctx),

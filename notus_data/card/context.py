@@ -81,6 +81,8 @@ class CardContext:
     flags: dict[str, Any] | None = None
     decontamination: dict[str, Any] | None = None
     plots: list[tuple[str, str]] = field(default_factory=list)
+    length_histogram: dict[str, Any] | None = None  # notus_data.length.LengthStats.histogram()
+    length_plot: str | None = None  # the length section's plot, relative to the folder
     files: dict[str, str] = field(default_factory=dict)
     rerun: str = (
         "notus-data run FOLDER/recipe.yaml --output NEW_FOLDER"  # the command that runs the recipe again

@@ -113,6 +113,10 @@ def recipe_section(ctx: CardContext) -> str:
         filters.append("`drop_identical_text`")
     if b.drop_ties:
         filters.append("`drop_ties`")
+    if b.max_length_ratio is not None:
+        filters.append(
+            f"`max_length_ratio: {b.max_length_ratio}` (no chosen more than that many times as long)"
+        )
     if filters:
         lines.append(f"- Filters: {', '.join(filters)}.")
     lines.append(

@@ -112,3 +112,8 @@ def apply_command(input: str, output: str, quiet: bool, **options: object) -> No
         f"{counts.get('unmatched', 0)} unmatched (changes: {report.info['changes']})",
         err=True,
     )
+
+
+from notus_data.cli.review_pairs import pairs_group  # noqa: E402 (review pairs push | pull | apply)
+
+review_group.add_command(pairs_group)

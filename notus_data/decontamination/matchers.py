@@ -2,7 +2,7 @@
 
 :func:`match_texts` takes an Arrow string array and a :class:`DecontaminationIndex` and returns, for every
 text that matches, its best match: the question, the method that found it and its score. Methods, from the
-strictest (the one reported when several agree):
+strictest (the one reported when several agree; ``paraphrase`` and ``embedding``: see their modules):
 
 ``exact``
     the text, stripped of surrounding white space, equals a question.
@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from notus_data.decontamination import paraphrase
+from notus_data.decontamination import embedding, paraphrase
 from notus_data.decontamination.align import PAD, align_batch, prompt_insert_costs
 from notus_data.decontamination.catalog import default_threshold
 from notus_data.decontamination.encode import encode_fast
@@ -43,10 +43,10 @@ from notus_data.decontamination.index import NUMBER_HASH, DecontaminationIndex, 
 from notus_data.decontamination.normalize import BOUNDARY_ID, Encoded
 from notus_data.decontamination.verify import rejected
 
-METHODS = ("exact", "normalized", "ngram", "near_duplicate", "paraphrase")
+METHODS = ("exact", "normalized", "ngram", "near_duplicate", "paraphrase", "embedding")
 """The matching methods, strictest first."""
 DEFAULT_METHODS = METHODS[:4]
-"""The methods on by default: ``paraphrase`` is off (it trades precision for rewordings; docs/decontamination.md)."""
+"""The methods on by default: ``paraphrase`` and ``embedding`` (it needs a model) are off (docs/decontamination.md)."""
 
 CHUNK_ROWS = 4096
 _BATCH_CELLS = 1_500_000  # windows x width x question length aligned in one numpy batch
@@ -64,10 +64,12 @@ class MatchSettings:
     threads: int = 0  # 0: as many as there are CPU cores, at most 4
     thresholds: tuple[tuple[str, str, float], ...] = ()  # (benchmark, method, value), over the above
     long_quote_words: int = (
-        24  # a stretch with the n-grams of this many words in order matches whatever the share
+        24  # a stretch with the n-grams of this many words in order matches, whatever the share
     )
     veto: bool = True
     paraphrase_threshold: float = 0.7
+    embedding_model: str | None = None  # a static embedding model's folder or Hub id (the embedding method)
+    embedding_threshold: float = 0.85
 
     def threshold(self, benchmark: str, method: str) -> float:
         """The threshold of ``method`` for ``benchmark``: a per-benchmark setting, else the global one, else
@@ -366,6 +368,9 @@ def _match_chunk(texts: pa.Array, index: DecontaminationIndex, settings: MatchSe
             )
             bad = rejected(enc, index, start, span, qs, settings.veto, np.zeros(len(qs), dtype=bool))
             best.offer(rows[~bad], qs[~bad], "paraphrase", scores[~bad])
+        if "embedding" in methods:
+            found = embedding.match(texts, enc, index, settings.embedding_model, settings.embedding_threshold)
+            best.offer(*found[:2], "embedding", found[2])
     rows = np.flatnonzero(best.rank < len(METHODS))
     names = np.array(METHODS, dtype=object)
     return Matches(
@@ -389,8 +394,10 @@ def match_texts(
         texts = texts.combine_chunks() if texts.num_chunks != 1 else texts.chunk(0)
     if "ngram" in settings.methods:
         index.ngrams(settings.ngram_size)  # build once, before the threads share it
-    if "paraphrase" in settings.methods:
+    if "paraphrase" in settings.methods or "embedding" in settings.methods:
         paraphrase.stem_table(index)
+    if "embedding" in settings.methods:
+        embedding.question_vectors(index, settings.embedding_model)
     starts = list(range(0, len(texts), CHUNK_ROWS))
     threads = settings.threads or min(4, os.cpu_count() or 1)
 

@@ -57,10 +57,19 @@ class DecontaminateOptions:
         DEFAULT_METHODS,
         "matching methods, comma-separated: "
         + ", ".join(METHODS)
-        + " (paraphrase: rewordings, off by default)",
+        + " (paraphrase: rewordings, off by default; embedding: on with --embedding-model)",
     )
     paraphrase_threshold: float = _f(
         0.7, "paraphrase method: least share of a question's rare-word weight held by one stretch of the text"
+    )
+    embedding_model: str | None = _f(
+        None,
+        "embedding method: a static sentence-embedding model (model2vec or sentence-transformers "
+        "StaticEmbedding), a local folder or a Hub id (e.g. minishlab/potion-base-8M); giving one turns the "
+        "method on",
+    )
+    embedding_threshold: float = _f(
+        0.85, "embedding method: least cosine between a prompt (or one of its sentences) and a question"
     )
     ngram_size: int = _f(8, "n-gram method: words per n-gram (a shorter question is one n-gram)")
     ngram_threshold: float | None = _f(
@@ -111,6 +120,13 @@ class DecontaminateOptions:
             raise OptionError(
                 "benchmark: none given; name one (truthfulqa) or give --benchmark-file NAME=PATH"
             )
+        if self.embedding_model is not None and "embedding" not in self.methods:
+            self.methods = (*self.methods, "embedding")
+        if "embedding" in self.methods and not self.embedding_model:
+            raise OptionError(
+                "methods: embedding needs a model; give --embedding-model FOLDER_OR_HUB_ID (e.g. "
+                "minishlab/potion-base-8M)"
+            )
         unknown = [m for m in self.methods if m not in METHODS]
         if unknown or not (self.methods or self.source_filter):
             raise OptionError(
@@ -118,7 +134,12 @@ class DecontaminateOptions:
             )
         if not isinstance(self.ngram_size, int) or self.ngram_size < 1:
             raise OptionError(f"ngram_size: {self.ngram_size!r} must be an integer >= 1")
-        for name in ("ngram_threshold", "near_duplicate_threshold", "paraphrase_threshold"):
+        for name in (
+            "ngram_threshold",
+            "near_duplicate_threshold",
+            "paraphrase_threshold",
+            "embedding_threshold",
+        ):
             value = getattr(self, name)
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1
@@ -145,6 +166,8 @@ class DecontaminateOptions:
             long_quote_words=self.long_quote_words,
             veto=bool(self.veto),
             paraphrase_threshold=float(self.paraphrase_threshold),
+            embedding_model=self.embedding_model,
+            embedding_threshold=float(self.embedding_threshold),
             threads=self.threads,
         )
 

@@ -2,7 +2,7 @@
 ``h4``, ``cleaned``, ``notus``).
 
 A pipeline of one step (:class:`~notus_data.steps.convert.ConvertStep`) over the ``pairs`` source
-(:mod:`notus_data.sources.pairs`): every input row is a pair written in the output format or counted with the
+(:mod:`notus_data.sources.pairs`, read by :mod:`notus_data.io.pairs`): every input row is a pair written in the output format or counted with the
 reason it is none.
 """
 
@@ -13,13 +13,13 @@ from dataclasses import asdict
 from typing import Any
 
 from notus_data.engines import EngineOptions
+from notus_data.io.pairs import load_pairs
 from notus_data.io.paths import DEFAULT_BATCH_SIZE, output_kind, report_path
 from notus_data.io.sources import input_paths
 from notus_data.jobs.binarize import finish
 from notus_data.jobs.common import check_load, check_path, engine_kwargs, sink_for, write_dataset_info
 from notus_data.pipeline import Pipeline
 from notus_data.report import Report
-from notus_data.sources.pairs import load_pairs
 from notus_data.steps.convert import ConvertOptions, ConvertStep
 
 

@@ -3,7 +3,7 @@
     OUTPUT/
       README.md                      dataset card (YAML metadata + prose generated from this run)
       data/{split}-0000i-of-0000N.parquet
-      plots/*.png                    score distributions, rating/score agreement, funnel
+      plots/*.png                    score distributions, rating/score agreement, funnel, lengths
       evidence/flags.parquet         flagged completions, with reasons (flag step)
       evidence/decontamination.parquet   removed rows, with benchmark, question, method, score
       evidence/review_changes.parquet    what the review decisions changed (review step)
@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from notus_data.card import CardContext, SplitFiles, funnel_lines, write_card
+from notus_data.card.length import write_length_plot
 from notus_data.errors import os_errors
 from notus_data.io.atomic import AtomicWriter, atomic_path
 from notus_data.io.paths import is_local, sidecar_path, write_marker
@@ -202,6 +203,7 @@ class RecipeSink(Sink):
         measured = {
             "scores": stats["scores"].merge(self.scores) if "scores" in stats else self.scores,
             "comparison": stats.get("comparison"),
+            "length": stats.get("length"),
             "flags": self.evidence.get("flags"),
             "decontamination": self.evidence.get("evidence"),
         }
@@ -277,12 +279,14 @@ def _write_card_files(
         comparison=measured["comparison"].to_dict() if measured.get("comparison") is not None else None,
         flags=measured["flags"].to_dict() if measured.get("flags") is not None else None,
         decontamination=measured["decontamination"].to_dict() if measured.get("decontamination") else None,
+        length_histogram=measured["length"].histogram() if measured.get("length") is not None else None,
         files=files,
         rerun=RERUN,
     )
     if recipe.card.plots:
         with timed(timings, "plots"):
             ctx.plots = write_plots(folder / "plots", ctx)
+            ctx.length_plot = write_length_plot(folder / "plots", ctx)
     with timed(timings, "card"):
         write_card(folder, ctx)
         (folder / "recipe.yaml").write_text(recipe.to_yaml(final), encoding="utf-8")

@@ -7,12 +7,11 @@ ranking) and any ``chosen`` / ``rejected`` message lists sharing their prompt tu
 :data:`PAIRS_SCHEMA` table, one row per input row: the prompt (its turns, and the text of its last user turn), the
 chosen and rejected texts (the last assistant turn), models, ratings and scores where the set has them, and
 ``problem``: why the row is no pair (null for a pair; the reasons of
-:data:`notus_data.formats.read.REASONS`), so a row that is no pair is counted, never lost.
+:data:`notus_data.formats.read.REASONS`), so a row that is no pair is counted, never lost. The reader that
+opens a pairs set as batches is :func:`notus_data.io.pairs.load_pairs`.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -20,9 +19,7 @@ import pyarrow.compute as pc
 
 from notus_data.errors import SchemaError
 from notus_data.formats.messages import MESSAGES_TYPE
-from notus_data.formats.read import FORMAT_COLUMNS, detect_format, to_conversational
-from notus_data.io.sources import SourceBatch, _Source, open_reader
-from notus_data.io.tables import arrow_message
+from notus_data.formats.read import FORMAT_COLUMNS, to_conversational
 from notus_data.schema import list_parts, sha256_hex
 
 PAIRS_SCHEMA = pa.schema(
@@ -86,7 +83,9 @@ def _numbers(batch: pa.Table, name: str | None) -> pa.Array:
     try:
         return batch.column(name).combine_chunks().cast(pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise SchemaError(f"column {name!r}: scores must be numbers ({arrow_message(exc)})") from None
+        raise SchemaError(
+            f"column {name!r}: scores must be numbers ({str(exc).strip().splitlines()[0][:300]})"
+        ) from None
 
 
 def _strings(batch: pa.Table, name: str | None) -> pa.Array:
@@ -143,29 +142,3 @@ def read_pairs(batch: pa.Table, fmt: str, start: int = 0) -> pa.Table:
         "problem": pa.array(problem, pa.string()),
     }
     return pa.table(columns, schema=PAIRS_SCHEMA)
-
-
-class PairsSource(_Source):
-    """A pairs set read as :data:`PAIRS_SCHEMA` batches; its format is detected from its columns before any
-    row is read where the schema is known (else from the first batch)."""
-
-    def __init__(self, reader: Any) -> None:
-        self.reader = reader
-        self.schema = PAIRS_SCHEMA
-        known = reader.schema()
-        self.format = detect_format(known, where=reader.origin) if known is not None else None
-
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "format": self.format}
-
-    def prepare(self, raw: pa.Table, start: int, origin: str) -> SourceBatch:
-        if self.format is None:
-            self.format = detect_format(raw.schema, where=origin)
-        return SourceBatch(start, read_pairs(raw, self.format, start))
-
-
-def load_pairs(
-    input: Any, *, revision: str | None = None, split: str = "train", streaming: bool = False
-) -> PairsSource:
-    """Open a pairs set (a local file or folder, a Hub id, or a table in memory) as a :class:`PairsSource`."""
-    return PairsSource(open_reader(input, revision=revision, split=split, streaming=streaming))

@@ -27,7 +27,16 @@ Filters apply to the candidates before any draw, so a filter never drops a row t
 ``min_chosen_score`` (the chosen must score at least this), ``min_margin`` (chosen minus rejected at least this,
 up to 1e-9), ``drop_identical_text`` (a candidate with the same text as the chosen one, ignoring surrounding
 white space, is no candidate). A row that gives no pair is counted with the first reason that applies:
-``invalid_row``, ``too_few_completions``, ``below_min_chosen_score``, ``tie``, ``below_margin``, ``identical_text``.
+``invalid_row``, ``too_few_completions``, ``below_min_chosen_score``, ``tie``, ``below_margin``, ``identical_text``,
+``length_ratio``.
+
+Length ratio (``max_length_ratio`` R, default off): a pair whose chosen response is more than R times as long
+(characters) as its rejected one is not formed: ``len(chosen) > R * len(rejected)`` (so an empty rejected one is
+too short for any non-empty chosen). ``best-vs-all`` and ``all-pairs`` leave such pairs out; ``best-vs-worst``
+takes the lowest-scoring candidate that passes; the drawing strategies draw as without the option, and where the
+drawn one fails, the rejected is the next candidate that passes, in list order, wrapping around. A pair that
+passes is thus the same pair as without the option. A row left with no such candidate is counted as
+``length_ratio``.
 
 Multi-turn prompts: where the batch has a ``prompt_messages`` column (the conversation up to the last user turn;
 see :mod:`notus_data.sources`), each pair carries its row's turns into the message-list formats.
@@ -49,9 +58,10 @@ import pyarrow.compute as pc
 from notus_data.draws import draw_uniform
 from notus_data.errors import OptionError, check_numbers, number_list
 from notus_data.formats import FORMATS, SCHEMAS, build, kto_order
+from notus_data.length import LengthStats, text_lengths
 from notus_data.schema import ASPECTS, column_array, invalid_rows, list_parts
 from notus_data.sources.helpsteer2 import PRESETS
-from notus_data.steps.base import Step, StepResult, outcomes
+from notus_data.steps.base import Finish, Step, StepResult, outcomes
 from notus_data.steps.score import SCORE_SOURCES, ScoreOptions
 
 STRATEGIES = ("notus", "notus-drawties", "zephyr", "best-vs-worst", "best-vs-all", "all-pairs")
@@ -108,6 +118,12 @@ class BinarizeOptions:
     drop_ties: bool = field(
         default=False, metadata={"help": "zephyr: drop a pair whose rejected scores the same as the chosen"}
     )
+    max_length_ratio: float | None = field(
+        default=None,
+        metadata={
+            "help": "form no pair whose chosen is more than this many times as long (characters) as its rejected"
+        },
+    )
     seed: int = field(default=42, metadata={"help": "seed of the random draws (with the prompt_id)"})
 
     def __post_init__(self) -> None:
@@ -131,6 +147,10 @@ class BinarizeOptions:
             )
         if self.min_margin is None or self.min_margin < 0:
             raise OptionError(f"min_margin: {self.min_margin} must be >= 0")
+        if self.max_length_ratio is not None and self.max_length_ratio <= 0:
+            raise OptionError(
+                f"max_length_ratio: {self.max_length_ratio} must be > 0 (e.g. 2: chosen at most twice as long)"
+            )
         self.seed = int(self.seed)
         self.score_options()  # validates aspects and weights
 
@@ -142,7 +162,14 @@ def _padded(table: pa.Table, name: str, lengths: np.ndarray, starts: np.ndarray,
     """A list<double> column as an [n_rows, width] matrix, NaN for null and padding."""
     _, _, flat = list_parts(column_array(table, name))
     values = flat.to_numpy(zero_copy_only=False).astype(np.float64)
-    out = np.full((len(lengths), width), np.nan)
+    return _padded_values(values, lengths, starts, width, np.nan)
+
+
+def _padded_values(
+    values: np.ndarray, lengths: np.ndarray, starts: np.ndarray, width: int, fill: float
+) -> np.ndarray:
+    """Flat per-completion values as an [n_rows, width] matrix, ``fill`` for padding."""
+    out = np.full((len(lengths), width), fill, dtype=values.dtype if fill == 0 else np.float64)
     cols = np.arange(width)
     inside = cols[None, :] < lengths[:, None]
     out[inside] = values[(starts[:, None] + cols[None, :])[inside]]
@@ -179,12 +206,19 @@ def _pick(candidates: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.argmax(np.cumsum(candidates, axis=1) > r[:, None], axis=1)
 
 
+def _next_passing(passing: np.ndarray, drawn: np.ndarray) -> np.ndarray:
+    """Column of each row's first True of ``passing`` at or after ``drawn``, wrapping around to the start."""
+    after = passing & (np.arange(passing.shape[1])[None, :] >= drawn[:, None])
+    return np.where(after.any(axis=1), after.argmax(axis=1), passing.argmax(axis=1))
+
+
 def pair_indices(
     scores: np.ndarray,
     broken: np.ndarray,
     u: np.ndarray,
     options: BinarizeOptions,
     same_text: Any = None,
+    text_length: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The pairing rules on a score matrix; the kernel of :func:`binarize_table`.
 
@@ -194,6 +228,7 @@ def pair_indices(
         u: one uniform number per row (see :func:`draw_uniform`).
         same_text: ``f(rows, cols_a, cols_b) -> bool array`` telling whether two completions have the same text
             (needed only with ``drop_identical_text``).
+        text_length: [rows, width] characters of each completion's text (needed only with ``max_length_ratio``).
     Returns:
         (pair_row, pair_chosen, pair_rejected, reasons): the pairs as row and column indices, in row order, and
         the reason each row gave no pair (None where it gave pairs).
@@ -212,6 +247,7 @@ def pair_indices(
     if options.min_chosen_score is not None:
         reasons.mark(top < options.min_chosen_score, "below_min_chosen_score")
     margin = options.min_margin - MARGIN_TOLERANCE
+    ratio = options.max_length_ratio
 
     if options.strategy == "all-pairs":
         hi, lo = scores[:, :, None], scores[:, None, :]
@@ -227,6 +263,9 @@ def pair_indices(
             same = same_text(rows, a, b)
             pairs[rows[same], a[same], b[same]] = False
             reasons.mark(~pairs.any(axis=(1, 2)), "identical_text")
+        if ratio is not None:
+            pairs &= ~(text_length[:, :, None] > ratio * text_length[:, None, :])
+            reasons.mark(~pairs.any(axis=(1, 2)), "length_ratio")
         pairs &= reasons.open[:, None, None]
         rows, a, b = np.nonzero(pairs)
         return rows, a, b, reasons.values
@@ -246,14 +285,22 @@ def pair_indices(
         candidates[rows[same], c[same]] = False
         reasons.mark(~candidates.any(axis=1), "identical_text")
     candidates &= reasons.open[:, None]
+    passing = candidates
+    if ratio is not None:
+        chosen_length = np.take_along_axis(text_length, chosen[:, None], axis=1)
+        passing = candidates & ~(chosen_length > ratio * text_length)
+        reasons.mark(~passing.any(axis=1), "length_ratio")
+        passing &= reasons.open[:, None]
 
     if options.strategy == "best-vs-all":
-        rows, rejected = np.nonzero(candidates)
+        rows, rejected = np.nonzero(passing)
         return rows, chosen[rows], rejected, reasons.values
     if options.strategy == "best-vs-worst":
-        rejected = np.where(candidates, scores, np.inf).argmin(axis=1)
+        rejected = np.where(passing, scores, np.inf).argmin(axis=1)
     else:
-        rejected = _pick(candidates, u)
+        rejected = _pick(candidates, u)  # the draw as without max_length_ratio, then the next that passes
+        if ratio is not None:
+            rejected = _next_passing(passing, rejected)
     if options.strategy == "notus-drawties" or (options.strategy == "zephyr" and options.drop_ties):
         tied = reasons.open & (scores[np.arange(n), rejected] == top)
         reasons.mark(tied, "tie")
@@ -268,7 +315,12 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
     row (row_index, prompt_id, source, reason (null when the row gave pairs), n_pairs (the rows it gave: its
     pairs; in ``kto`` its completion rows), chosen_index).
     """
-    options = options or BinarizeOptions()
+    pairs, rows, _ = _binarize(scored, options or BinarizeOptions())
+    return pairs, rows
+
+
+def _binarize(scored: pa.Table, options: BinarizeOptions) -> tuple[pa.Table, pa.Table, LengthStats]:
+    """:func:`binarize_table`, and the lengths of the pairs' chosen and rejected responses."""
     n = scored.num_rows
     completions = column_array(scored, "completions")
     lengths, starts, flat = list_parts(completions)
@@ -283,13 +335,19 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
     def same_text(rows: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return _same_text(responses, starts[rows] + a, starts[rows] + b)
 
-    rows, chosen, rejected, reasons = pair_indices(scores, broken, u, options, same_text)
+    text_length = None
+    if options.max_length_ratio is not None:
+        text_length = _padded_values(text_lengths(responses), lengths, starts, width, 0)
+    rows, chosen, rejected, reasons = pair_indices(scores, broken, u, options, same_text, text_length)
     chosen_flat = pa.array(starts[rows] + chosen)
     rejected_flat = pa.array(starts[rows] + rejected)
     row_take = pa.array(rows, type=pa.int64())
     _, _, avg = list_parts(column_array(scored, "avg_rating"))
     _, _, score = list_parts(column_array(scored, "score"))
     models = pc.struct_field(flat, "model")
+    pair_source = column_array(scored, "source").take(row_take)
+    length_stats = LengthStats()
+    length_stats.add(pair_source, responses.take(chosen_flat), responses.take(rejected_flat))
     messages = (
         column_array(scored, "prompt_messages").take(row_take)
         if "prompt_messages" in scored.column_names
@@ -297,7 +355,7 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
     )
     pairs = build(
         options.format,
-        source=column_array(scored, "source").take(row_take),
+        source=pair_source,
         prompt=column_array(scored, "instruction").take(row_take),
         prompt_id=prompt_ids.take(row_take),
         chosen=responses.take(chosen_flat),
@@ -332,7 +390,7 @@ def binarize_table(scored: pa.Table, options: BinarizeOptions | None = None) -> 
         ],
         schema=OUTCOME_SCHEMA,
     )
-    return pairs, outcomes
+    return pairs, outcomes, length_stats
 
 
 class BinarizeStep(Step):
@@ -347,6 +405,10 @@ class BinarizeStep(Step):
         self.schema = SCHEMAS[self.options.format]
 
     def process(self, table: pa.Table, start: int) -> StepResult:
-        pairs, rows = binarize_table(table, self.options)
+        pairs, rows, lengths = _binarize(table, self.options)
         done = outcomes(rows.column("source"), rows.column("reason"), rows.column("n_pairs"))
-        return StepResult(pairs, outcomes=done)
+        return StepResult(pairs, outcomes=done, stats={"length": lengths})
+
+    def finish(self, stats: dict[str, Any]) -> Finish:
+        """The length section of the report (:mod:`notus_data.length`)."""
+        return Finish(counts={"length": stats.get("length", LengthStats()).to_dict()})

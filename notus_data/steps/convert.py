@@ -6,11 +6,14 @@ pair is counted with its reason (:data:`notus_data.formats.read.REASONS`: ``null
 row, then its rejected row; a pair whose two texts are the same gives one row (convert sees one pair at a time,
 so the same completion in two pairs of a prompt is written twice; binarize to ``kto`` from rated rows to have
 each (prompt, completion) once).
+
+The report's ``length`` section (:mod:`notus_data.length`) measures the pairs converted, as binarize does.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -18,8 +21,9 @@ import pyarrow.compute as pc
 
 from notus_data.errors import OptionError
 from notus_data.formats import FORMATS, SCHEMAS, build, kto_order
+from notus_data.length import LengthStats
 from notus_data.sources.pairs import PAIRS_SCHEMA
-from notus_data.steps.base import Step, StepResult, outcomes
+from notus_data.steps.base import Finish, Step, StepResult, outcomes
 
 
 @dataclass
@@ -80,4 +84,11 @@ class ConvertStep(Step):
     def process(self, table: pa.Table, start: int) -> StepResult:
         converted, n_out = convert_table(table, self.options.format)
         done = outcomes(table.column("source"), table.column("problem"), n_out)
-        return StepResult(converted, outcomes=done)
+        good = table.filter(pc.is_null(table.column("problem")))
+        lengths = LengthStats()
+        lengths.add(*(good.column(name).combine_chunks() for name in ("source", "chosen", "rejected")))
+        return StepResult(converted, outcomes=done, stats={"length": lengths})
+
+    def finish(self, stats: dict[str, Any]) -> Finish:
+        """The length section of the report (:mod:`notus_data.length`)."""
+        return Finish(counts={"length": stats.get("length", LengthStats()).to_dict()})
