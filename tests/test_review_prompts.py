@@ -131,6 +131,49 @@ def test_score_human_ranks_by_the_review_and_falls_back_to_the_mean_rating(tmp_p
     assert pairs("out.parquet") == pairs("rating.parquet")
 
 
+def test_every_unusable_answer_is_listed_with_its_record_and_question():
+    from notus_data.review.answers import read_prompt_record
+
+    def response(user, status="submitted", at="2026-01-01T10", **values):
+        return {
+            "user_id": user,
+            "status": status,
+            "updated_at": at,
+            "values": {k: {"value": v} for k, v in values.items()},
+        }
+
+    record = {
+        "external_id": "P",
+        "metadata": {"source": "s", "review_keys": ["1|0|aa|1", "2|1|bb|1", "3|2|cc|0"]},
+        "responses": [
+            # confirm with a score left in (from a suggestion): the verdict counts, the score is listed as ignored
+            response("u1", verdict_1="confirm", score_1=4, checked="done"),  # done, but slot 2 (flagged) unjudged
+            response("u2", verdict_1="correct", verdict_2="exclude", verdict_4="confirm", checked="done"),
+            response("u3", status="draft", verdict_1="exclude"),
+            response("u4", status="discarded", verdict_2="exclude"),
+            response("u5", status="discarded"),  # a discard with no verdict: nothing to list
+        ],
+    }  # fmt: skip
+    read = read_prompt_record(record, {"u1": "ann-one"})
+    listed = {(u.user, u.problem, u.question, u.completion_index) for u in read.unusable}
+    assert listed == {
+        ("ann-one", "score_ignored", "score_1", 0),
+        ("ann-one", "unjudged_flagged", "verdict_2", 1),
+        ("u2", "correct_without_score", "verdict_1", 0),
+        ("u2", "verdict_on_empty_slot", "verdict_4", None),
+        ("u3", "draft", None, None),
+        ("u4", "discarded_with_verdict", None, None),
+    }
+    assert read.submitted == 2
+    first, second, third = read.items
+    assert [(a.user, a.verdict, a.corrected_score, a.usable) for a in first.answers] == [
+        ("ann-one", "confirm", None, True),
+        ("u2", "correct", None, False),
+    ]
+    assert [(a.user, a.verdict) for a in second.answers] == [("u2", "discard")]  # exclude is written discard
+    assert third.answers == [] and third.flagged is False and second.response_sha256 == "bb"
+
+
 # ------------------------------------------------------------------------------------------ a real server
 
 
@@ -162,7 +205,11 @@ def test_prompt_level_loop_with_two_reviewers(argilla_stack, monkeypatch, tmp_pa
     assert (
         first.steps["push"]["prompts_without_data"] == 0
     )  # the other completions came from the flagged input
-    assert any("--min-submitted 2" in w for w in first.info["warnings"])  # two annotators, min_submitted 1
+    # two (or, with the other tests' users, more) annotators and min_submitted 1: push warns
+    assert any(
+        "annotators but a record leaves the queue after one submitted answer" in w
+        for w in first.info["warnings"]
+    )
     again = push(flagged, dataset="prompts")
     assert again.steps["push"]["records_added"] == 0 and again.dropped["already_in_dataset"] == len(
         flagged_rows
@@ -175,6 +222,8 @@ def test_prompt_level_loop_with_two_reviewers(argilla_stack, monkeypatch, tmp_pa
     assert "**FLAGGED**" in page and "overall_score** (critique, 1-10): 10" in page
     assert "mean rating** (of the aspect ratings, 1-5): 1 = 1 on the 1-10 scale" in page
     assert PLAIN_WORDS["score10_low_rating"] in page and "P1 bugged" in page and NEGATIVE in page
+    # each aspect's rating with its rationale, read from the raw input (ufrows: "r", and "rr" for the rating)
+    assert "- honesty: **1**: r\n" in page and "- helpfulness: **1**: rr\n" in page
     assert "not flagged" in p1.fields["completion_2"] and "P1 good" in p1.fields["completion_2"]
     assert "mean rating** (of the aspect ratings, 1-5): 4 = 7.75" in p1.fields["completion_2"]
     assert p1.fields.get("completion_4") in (None, "")

@@ -18,7 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from notus_data.io import load_ultrafeedback, read_table, report_path
+from notus_data.io import iter_table_batches, load_ultrafeedback, read_table, report_path
+from notus_data.schema import ASPECTS
 from notus_data.steps.flag import FLAGGED_SCHEMA, rating_as_score
 from notus_data.steps.score import score_table
 
@@ -60,6 +61,41 @@ def _data_rows(data: Any, revision: str | None, rows: set[int]) -> dict[int, dic
     return out
 
 
+def _rationale(annotations: Any, aspect: str) -> str | None:
+    value = (annotations or {}).get(aspect)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if not isinstance(value, dict):
+        return None
+    return value.get("Rationale For Rating") or value.get("Rationale")
+
+
+def _rationales(data: Any, rows: set[int]) -> dict[int, list[tuple[str | None, dict[str, str | None]]]]:
+    """row position -> per completion (response sha256, {aspect: rationale}), from a local raw file's
+    ``completions[].annotations`` (the canonical table keeps only the ratings); empty for other inputs."""
+    if not isinstance(data, (str, os.PathLike)) or not Path(data).exists() or not rows:
+        return {}
+    out: dict[int, list] = {}
+    offset = 0
+    try:
+        for batch in iter_table_batches(data, ["completions"]):
+            wanted = [r - offset for r in rows if offset <= r < offset + batch.num_rows]
+            if wanted:
+                picked = batch.column("completions").take(pa.array(wanted, pa.int64())).to_pylist()
+                for position, completions in zip(wanted, picked, strict=True):
+                    out[position + offset] = [
+                        (
+                            _sha((c or {}).get("response")),
+                            {a: _rationale((c or {}).get("annotations"), a) for a in ASPECTS},
+                        )
+                        for c in completions or []
+                    ]
+            offset += batch.num_rows
+    except Exception:  # a layout the raw reader does not know: the page shows the ratings without rationales
+        return {}
+    return out
+
+
 def gather_prompts(flagged: pa.Table, data: Any = None, revision: str | None = None) -> tuple[list, dict]:
     """(prompts, counts): one prompt per flagged row, in file order (dicts for
     :func:`notus_data.review.prompts.build_prompt_record`, plus ``row_index`` and ``flagged``: the positions of
@@ -70,6 +106,7 @@ def gather_prompts(flagged: pa.Table, data: Any = None, revision: str | None = N
     for i, r in enumerate(rows):
         by_row.setdefault(r["row_index"], []).append(i)
     full = _data_rows(data, revision, set(by_row)) if data is not None else {}
+    why = _rationales(data, set(by_row))
     counts = {"without_data": 0, "data_differs": 0}
     prompts = []
     for row_index, at in by_row.items():
@@ -88,9 +125,12 @@ def gather_prompts(flagged: pa.Table, data: Any = None, revision: str | None = N
                     completions = None
                     break
                 on_scale = None if avg is None else float(rating_as_score(np.array(avg)))
+                raw = why.get(row_index, [])
+                rationales = raw[index][1] if index < len(raw) and raw[index][0] == sha else {}
                 completions.append(
                     {
                         **c,
+                        "rationales": rationales,
                         "index": index,
                         "avg_rating": avg,
                         "rating_as_score": on_scale,

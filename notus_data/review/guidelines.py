@@ -18,7 +18,7 @@ ANSWERS = """\
   without a score cannot be used: `notus-data review pull` lists it with its record, so give both.
 - **exclude**: the completion keeps its text but loses its scores, so it takes no part in any preference pair.
 - No answer for a completion: no decision; it stays as it is.
-
+{ranking}
 Argilla's own **Discard** button is not an answer: a record you discard there gives no decision (pull lists
 any verdict it carries). Use **exclude** to keep a completion out of the pairs, and press **Submit**; a draft
 (saved, not submitted) does not count either.
@@ -36,7 +36,9 @@ def _flags(counts: dict[str, int]) -> str:
     for reason, sentence in PLAIN_WORDS.items():
         n = counts.get(reason, 0)
         if n:
-            lines.append(f"- **{reason}** ({n:,} completions in this dataset): {sentence}")
+            lines.append(
+                f"- **{reason}** ({n:,} completion{'s' if n != 1 else ''} in this dataset): {sentence}"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -66,8 +68,7 @@ def prompt_guidelines(counts: dict[str, int], *, prompts: int, min_submitted: in
         "change them freely. The note is optional.\n\n"
         + _flags(counts)
         + "\n"
-        + ANSWERS
-        + RANKING
+        + ANSWERS.format(ranking=RANKING)
         + "\n"
         + _distribution(min_submitted)
     )
@@ -82,7 +83,7 @@ def completion_guidelines(counts: dict[str, int], *, min_submitted: int) -> str:
         "then answer the *verdict* (and the *corrected score* with *correct*).\n\n"
         + _flags(counts)
         + "\n"
-        + ANSWERS
+        + ANSWERS.format(ranking="")
         + "\n"
         + _distribution(min_submitted)
     )

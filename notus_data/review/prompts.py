@@ -149,7 +149,12 @@ def completion_markdown(c: dict[str, Any], reasons: list[str] | None) -> str:
         f"- **mean rating** (of the aspect ratings, 1-5): {_number(c.get('avg_rating'))}"
         f" = {_number(c.get('rating_as_score'))} on the 1-10 scale"
     )
-    lines.append("- " + ", ".join(f"{aspect}: {_number(c.get(aspect))}" for aspect in ASPECTS))
+    rationales = c.get("rationales") or {}
+    if not any(aspect in c for aspect in ASPECTS):
+        lines.append("- aspect ratings: not in the flagged file (push with --data INPUT to show them)")
+    for aspect in ASPECTS if any(aspect in c for aspect in ASPECTS) else ():
+        why = rationales.get(aspect)
+        lines.append(f"- {aspect}: **{_number(c.get(aspect))}**" + (f": {why}" if why else ""))
     if reasons:
         lines += ["", "#### Flags", ""]
         lines += [f"- **{r}**: {PLAIN_WORDS[r]}" for r in reasons]
