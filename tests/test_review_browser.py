@@ -21,6 +21,7 @@ from notus_data.jobs.flag import flag
 from notus_data.review.pairs import push_pairs
 from notus_data.review.pairs_pull import pull_pairs
 from notus_data.review.push import push
+from notus_data.steps.flag import PLAIN_WORDS
 
 pytest_plugins = ["argilla_stack"]
 pytestmark = pytest.mark.filterwarnings("ignore:Support for class-based `config`:DeprecationWarning")
@@ -115,8 +116,8 @@ def test_a_pair_record_shows_the_prompt_and_both_responses(argilla_stack, browse
 
 
 def test_a_prompt_level_record_shows_what_is_judged(argilla_stack, browser, monkeypatch, tmp_path):
-    """TODO(12a): once prompt-level records are on main, also assert the overall_score, the mean rating and each
-    flag's plain-words reason; today's record (one completion) shows the instruction, response and critique."""
+    """The prompt-level record: the instruction, every completion with its response and critique, its scores
+    block (overall_score, mean rating) and each of its flags in plain words, all on the page."""
     monkeypatch.setenv("ARGILLA_API_URL", argilla_stack.api_url)
     monkeypatch.setenv("ARGILLA_API_KEY", argilla_stack.api_key)
     bugged = completion(response="a bugged answer", ratings=("1",) * 4, overall=10,
@@ -133,6 +134,16 @@ def test_a_prompt_level_record_shows_what_is_judged(argilla_stack, browser, monk
     page.screenshot(path=str(tmp_path / "prompt-record.png"), full_page=True)
     assert (tmp_path / "prompt-record.png").stat().st_size > 10_000
     text = page.inner_text("body")
-    assert "What is 2+2?" in text and "a bugged answer" in text
+    assert (
+        "What is 2+2?" in text and "a bugged answer" in text and "a fine answer" in text
+    )  # both completions
     assert "does not address the question" in text  # the critique
-    assert "overall_score" in text  # the question names the score being judged
+    assert "overall_score (critique, 1-10): 10" in text and "overall_score (critique, 1-10): 7" in text
+    assert (
+        "mean rating (of the aspect ratings, 1-5): 1" in text
+        and "mean rating (of the aspect ratings, 1-5): 4" in text
+    )
+    reasons = pq.read_table(flagged, columns=["reasons"]).column("reasons").to_pylist()[0]
+    assert reasons  # the rules flagged the bugged completion
+    for reason in reasons:
+        assert PLAIN_WORDS[reason] in text, reason
