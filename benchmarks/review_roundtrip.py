@@ -1,7 +1,8 @@
 """Time the Argilla review round trips, both kinds:
 
-- flagged completions: flag, push 2,000 records, push them again, answer them, pull them back, apply the
-  decisions and binarize;
+- flagged completions: flag, push 2,000 flagged completions (as prompt-level records: one per prompt, with every
+  completion of it; ``--level completion``: one record each), push them again, answer them, pull them back, apply
+  the decisions and binarize;
 - pairs (``review pairs``): binarize, push 2,000 pairs as A/B records, push them again, answer them, pull them
   back, apply the pair decisions (keep / swap / drop).
 
@@ -83,7 +84,9 @@ def stop_stack(folder: Path) -> None:
 
 
 def answer_all(dataset_name: str, n: int) -> int:
-    """Submit one answer per record as the owner, in bulk: every 10th discard, every 5th a corrected score."""
+    """Submit one answer per record as the owner, in bulk. A prompt-level record: a verdict for each flagged
+    completion (every 10th exclude, every 5th a corrected score, else confirm) and ``checked`` done; a
+    completion-level record: the same verdicts on its one completion."""
     import argilla as rg
 
     from notus_data.review.client import ConnectionOptions, connect
@@ -92,11 +95,22 @@ def answer_all(dataset_name: str, n: int) -> int:
     ds = client.datasets(name=dataset_name, workspace="argilla")
     me = client.me.id
     records = []
-    for i, record in enumerate(ds.records(batch_size=1000, with_suggestions=False, with_responses=False)):
-        verdict = "discard" if i % 10 == 0 else "correct" if i % 5 == 0 else "confirm"
-        responses = [rg.Response("verdict", verdict, user_id=me, status="submitted")]
-        if verdict == "correct":
-            responses.append(rg.Response("corrected_score", 1 + i % 10, user_id=me, status="submitted"))
+    k = 0
+    for record in ds.records(batch_size=1000, with_suggestions=False, with_responses=False):
+        keys = record.metadata.get("review_keys")
+        slots = [int(key.split("|")[0]) for key in keys if key.endswith("|1")] if keys else [None]
+        responses = [rg.Response("checked", "done", user_id=me, status="submitted")] if keys else []
+        for slot in slots:
+            verdict = "correct" if k % 5 == 0 else "confirm"
+            if k % 10 == 0:
+                verdict = "exclude" if keys else "discard"
+            name, score = (
+                ("verdict", "corrected_score") if slot is None else (f"verdict_{slot}", f"score_{slot}")
+            )
+            responses.append(rg.Response(name, verdict, user_id=me, status="submitted"))
+            if verdict == "correct":
+                responses.append(rg.Response(score, 1 + k % 10, user_id=me, status="submitted"))
+            k += 1
         # an upsert replaces the record's metadata: send it back unchanged
         records.append(
             rg.Record(
@@ -182,8 +196,11 @@ def pairs_roundtrip(work: Path, data: Path, n: int, timer: Timer) -> dict:
     return counts
 
 
-def completions_roundtrip(work: Path, data: Path, n: int, rows: int, timer: Timer) -> dict:
-    """Flag ``data``, then push, push again, answer, pull and apply ``n`` flagged completions; binarize."""
+def completions_roundtrip(
+    work: Path, data: Path, n: int, rows: int, timer: Timer, level: str = "prompt"
+) -> dict:
+    """Flag ``data``, then push ``n`` flagged completions (as prompt-level records by default), push again,
+    answer, pull and apply; binarize."""
     import pyarrow.parquet as pq
 
     from notus_data.jobs.flag import flag
@@ -208,9 +225,9 @@ def completions_roundtrip(work: Path, data: Path, n: int, rows: int, timer: Time
     pq.write_table(table.take(sorted(first_row.values())[:n]), to_push)
     name = f"bench-{int(time.time())}"
     with timer(f"push {n:,} new records"):
-        first = push(to_push, dataset=name, batch_size=500)
+        first = push(to_push, dataset=name, batch_size=500, level=level, data=str(data))
     with timer("push again (all already there)"):
-        second = push(to_push, dataset=name, batch_size=500)
+        second = push(to_push, dataset=name, batch_size=500, level=level, data=str(data))
     with timer(f"answer {n:,} records (bulk)"):
         answered = answer_all(name, n)
     with timer(f"pull {n:,} answered records"):
@@ -218,19 +235,27 @@ def completions_roundtrip(work: Path, data: Path, n: int, rows: int, timer: Time
     with timer(f"apply + binarize {rows:,} prompts"):
         applied = apply(data, work / "pairs.parquet", decisions=work / "decisions.parquet")
     counts = {
-        "records_pushed": first.rows_out,
+        "level": level,
+        "flagged_completions_pushed": first.rows_in - sum(first.dropped.values()),
+        "records_pushed": first.steps["push"]["records_added"],
         "records_added_by_second_push": second.rows_out,
         "records_answered": answered,
         "decisions": pulled.rows_out,
         "applied": applied.steps["decisions"],
     }
-    assert first.rows_out == n and second.rows_out == 0 and pulled.rows_out == n, counts
+    counts["not_pushed"] = dict(
+        first.dropped
+    )  # e.g. duplicate_prompt: a prompt that comes twice in the input
+    assert first.rows_in == n and second.rows_out == 0 and pulled.rows_out > 0, counts
     push_s, pull_s = (
         timer.figures[f"push {n:,} new records"],
         timer.figures[f"pull {n:,} answered records"],
     )
-    print(f"  push: {n / push_s:,.0f} records/s; pull: {n / pull_s:,.0f} records/s")
-    print(f"  round trip (push + pull): {push_s + pull_s:.2f} s for {n:,} records")
+    records = counts["records_pushed"]
+    print(
+        f"  push: {n / push_s:,.0f} flagged completions/s ({records:,} records); pull: {records / pull_s:,.0f} records/s"
+    )
+    print(f"  round trip (push + pull): {push_s + pull_s:.2f} s for {n:,} flagged completions")
     return counts
 
 
@@ -243,6 +268,12 @@ def main() -> None:
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
     parser.add_argument(
         "--kind", choices=("completions", "pairs", "both"), default="both", help="which review to time"
+    )
+    parser.add_argument(
+        "--level",
+        choices=("prompt", "completion"),
+        default="prompt",
+        help="records of the completions review",
     )
     args = parser.parse_args()
 
@@ -261,7 +292,9 @@ def main() -> None:
         synthetic.write_parquet(data, args.rows, seed=0)
         counts: dict = {}
         if args.kind in ("completions", "both"):
-            counts["completions"] = completions_roundtrip(work, data, args.records, args.rows, timer)
+            counts["completions"] = completions_roundtrip(
+                work, data, args.records, args.rows, timer, args.level
+            )
         if args.kind in ("pairs", "both"):
             counts["pairs"] = pairs_roundtrip(work, data, args.records, timer)
             push_s = timer.figures[f"push {args.records:,} new pair records"]

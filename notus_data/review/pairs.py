@@ -18,7 +18,6 @@ The record id is ``{prompt_id}-{key}``, ``key`` the first 16 hex digits of sha25
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -31,7 +30,8 @@ from notus_data.errors import OptionError, check_numbers
 from notus_data.io.pairs import load_pairs
 from notus_data.progress import progress_bar
 from notus_data.report import Report
-from notus_data.review.client import ArgillaConnectionError, ConnectionOptions, connect, fail
+from notus_data.review.client import ConnectionOptions, connect, fail
+from notus_data.review.datasets import annotator_warning, existing_ids, min_submitted_of, open_dataset
 from notus_data.schema import sha256_hex
 
 MAX_BATCH = 500
@@ -182,46 +182,6 @@ def build_pair_records(pairs: pa.Table, ids: list[str], a_chosen: np.ndarray) ->
     return records
 
 
-def open_pair_dataset(client: Any, connection: ConnectionOptions, min_submitted: int) -> tuple[Any, bool]:
-    """(the pair review dataset, whether it was created now); creates the workspace if it is missing."""
-    import argilla as rg
-
-    key = connection.resolved_key()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            workspace = client.workspaces(connection.workspace)
-            if workspace is None:
-                workspace = rg.Workspace(name=connection.workspace, client=client).create()
-            dataset = client.datasets(name=connection.dataset, workspace=workspace)
-    except Exception as exc:  # the SDK raises its own and httpx errors
-        raise fail(f"opening workspace '{connection.workspace}'", exc, key) from None
-    if dataset is not None:
-        missing = missing_pair_parts(dataset)
-        if missing:
-            raise ArgillaConnectionError(
-                f"dataset '{connection.dataset}' in workspace '{connection.workspace}' exists but is no pair review "
-                f"dataset (it lacks {', '.join(missing)}); pick another name with --dataset"
-            )
-        return dataset, False
-    settings = build_pair_settings(min_submitted)
-    try:
-        dataset = rg.Dataset(name=connection.dataset, workspace=workspace, settings=settings, client=client)
-        return dataset.create(), True
-    except Exception as exc:
-        raise fail(f"creating dataset '{connection.dataset}'", exc, key) from None
-
-
-def annotator_count(client: Any, workspace: str) -> int | None:
-    """Annotators of the workspace (None when the key may not list them)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return sum(u.role == "annotator" for u in client.workspaces(workspace).users)
-    except Exception:
-        return None
-
-
 def push_pairs(
     input: Any,
     *,
@@ -247,36 +207,31 @@ def push_pairs(
     started = time.perf_counter()
     client = connect(connection)
     api_key = connection.resolved_key()  # only ever used to scrub error messages
-    ds, created = open_pair_dataset(client, connection, opts.min_submitted)
-    seen: set[str] = set()
-    if not created:
-        try:
-            seen = {
-                str(r.id) for r in ds.records(batch_size=1000, with_suggestions=False, with_responses=False)
-            }
-        except Exception as exc:
-            raise fail("listing the dataset's records", exc, api_key) from None
+    ds, created = open_dataset(
+        client,
+        connection,
+        lambda: build_pair_settings(opts.min_submitted),
+        missing_pair_parts,
+        kind="pair review",
+    )
+    seen = existing_ids(ds, api_key) if not created else set()
     report = Report("review pairs push")
-    annotators = annotator_count(client, connection.workspace)
+    min_submitted = min_submitted_of(
+        ds
+    )  # an existing dataset keeps the task distribution it was created with
     warnings_ = []
-    try:  # an existing dataset keeps the task distribution it was created with
-        min_submitted = int(ds.settings.distribution.min_submitted)
-    except (AttributeError, TypeError, ValueError):
-        min_submitted = opts.min_submitted
     if not created and min_submitted != opts.min_submitted:
         warnings_.append(
             f"dataset '{connection.dataset}' exists with min_submitted {min_submitted}; --min-submitted "
             f"{opts.min_submitted} applies only to a new dataset"
         )
-    if annotators is not None and annotators > 1 and min_submitted == 1:
-        warnings_.append(
-            f"the workspace has {annotators} annotators but the dataset's min_submitted is 1: a record leaves the queue after "
-            "one answer, so no pair gets a second opinion (use --min-submitted 2 for a majority of two or more)"
-        )
+    annotators = annotator_warning(client, connection, min_submitted)
+    if annotators:
+        warnings_.append(annotators)
     report.info.update(
         {"input": source.origin, "format": source.format, "api_url": connection.resolved_url(),
          "workspace": connection.workspace, "dataset": connection.dataset, "dataset_created": created,
-         "records_before": len(seen), "annotators": annotators, "min_submitted": min_submitted, "warnings": warnings_, "options": asdict(opts)}
+         "records_before": len(seen), "min_submitted": min_submitted, "warnings": warnings_, "options": asdict(opts)}
     )  # fmt: skip
     added, new_ids = 0, set()
     with progress_bar("push", source.num_rows, progress) as bar:
