@@ -67,11 +67,12 @@ def build_prompt_settings(slots: int, min_submitted: int, guidelines: str) -> An
             rg.TextField(f"completion_{i}", title=f"Completion {i}", use_markdown=True, required=i == 1)
         )
     for i in range(1, slots + 1):
+        absent = "" if i == 1 else f" (leave empty where the record shows no completion {i})"
         questions.append(
             rg.LabelQuestion(
                 f"verdict_{i}",
                 labels=PROMPT_VERDICTS,
-                title=f"Completion {i}: is its overall_score right?",
+                title=f"Completion {i}: is its overall_score right?{absent}",
                 required=False,
             )
         )
