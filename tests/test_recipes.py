@@ -263,7 +263,7 @@ def test_review_decisions_apply_before_scoring(tmp_path: Path, notus_run) -> Non
     new = {p["prompt_id"]: p for p in read_split(out, "train").to_pylist()}
     for pair in pairs:
         assert new[pair["prompt_id"]]["chosen_response"] != pair["chosen_response"]
-    assert "Review decisions applied before scoring (decisions: 2" in (out / "README.md").read_text()
+    assert "Review decisions applied before scoring: 2 decisions" in (out / "README.md").read_text()
 
 
 def test_output_folder_rules(tmp_path: Path) -> None:

@@ -82,5 +82,5 @@ def annotator_warning(client: Any, connection: ConnectionOptions, min_submitted:
     return (
         f"workspace '{connection.workspace}' has {len(annotators)} annotators but a record leaves the queue after "
         f"one submitted answer (min_submitted 1): each record gets one reviewer, so there is no majority and no "
-        f"agreement to measure; push a new dataset with --min-submitted {len(annotators)} for that"
+        f"agreement to measure; push a new dataset with --min-submitted 2 (or more, up to {len(annotators)}) for that"
     )
