@@ -444,7 +444,7 @@ def test_a_failing_later_page_gives_one_line_without_the_key(argilla_stack, monk
     among them); the error the user sees names the page and never holds the key."""
     import httpx
 
-    import notus_data.review.pull as pull_module
+    import notus_data.review.reading as pull_module  # where pull connects
 
     monkeypatch.setenv("ARGILLA_API_URL", argilla_stack.api_url)
     monkeypatch.setenv("ARGILLA_API_KEY", argilla_stack.api_key)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import time
-import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -28,8 +27,9 @@ from notus_data.io import AtomicWriter, guard_outputs, report_path
 from notus_data.io.atomic import write_report
 from notus_data.progress import progress_bar
 from notus_data.report import Report
-from notus_data.review.client import ArgillaConnectionError, ConnectionOptions, connect, guarded
+from notus_data.review.client import ArgillaConnectionError, ConnectionOptions
 from notus_data.review.pairs import ANSWERS, missing_pair_parts
+from notus_data.review.reading import open_pushed, record_pages, usernames
 
 PAIR_DECISIONS_SCHEMA = pa.schema(
     [
@@ -186,47 +186,20 @@ def pull_pairs(
         api_url=api_url, api_key=api_key, workspace=workspace, dataset=dataset, timeout=timeout
     )
     started = time.perf_counter()
-    client = connect(connection)
-    api_key = connection.resolved_key()  # only ever used to scrub error messages
-
-    def open_dataset() -> Any:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return client.datasets(name=connection.dataset, workspace=connection.workspace)
-
-    ds = guarded(f"opening dataset '{connection.dataset}'", api_key, open_dataset)
-    if ds is None:
-        raise ArgillaConnectionError(
-            f"no dataset '{connection.dataset}' in workspace '{connection.workspace}' on "
-            f"{connection.resolved_url()}: push pairs first (notus-data review pairs push PAIRS)"
-        )
+    client, ds, api_key = open_pushed(connection, "push pairs first (notus-data review pairs push PAIRS)")
     missing = missing_pair_parts(ds)
     if missing:
         raise ArgillaConnectionError(
             f"dataset '{connection.dataset}' is no pair review dataset (it lacks {', '.join(missing)})"
         )
-    try:
-        usernames = {str(u.id): u.username for u in client.users}
-    except Exception:  # an admin may not list users: ids are used
-        usernames = {}
+    names = usernames(client)
     rows, sources, reasons, unusable, answer_sets = [], [], [], [], []
     with progress_bar("pull", None, progress) as bar:
-        offset = 0
-        while True:
-
-            def read_page(offset: int = offset) -> list[dict[str, Any]]:
-                page = client.http_client.get(
-                    f"/api/v1/datasets/{ds.id}/records",
-                    params={"include": ["responses"], "offset": offset, "limit": opts.page_size},
-                )
-                page.raise_for_status()
-                return page.json()["items"]
-
-            items = guarded(f"reading the dataset's records from {offset}", api_key, read_page)
+        for items in record_pages(client, ds, api_key, opts.page_size):
             for record in items:
                 metadata = record.get("metadata") or {}
                 rid = record.get("external_id") or str(record["id"])
-                answers = _answers(record, usernames)
+                answers = _answers(record, names)
                 answer_sets.append(answers)
                 for a in answers:
                     why = a.problem()
@@ -247,9 +220,6 @@ def pull_pairs(
                                  "a_sha256": metadata.get("a_sha256"), "b_sha256": metadata.get("b_sha256"),
                                  "source": metadata.get("source"), **decision})  # fmt: skip
             bar.advance(len(items))
-            offset += len(items)
-            if len(items) < opts.page_size:
-                break
     rows.sort(key=lambda r: r["record_id"])
     decisions = pa.Table.from_pylist(rows, schema=PAIR_DECISIONS_SCHEMA)
     with AtomicWriter(output, PAIR_DECISIONS_SCHEMA, command="review pairs pull") as writer:

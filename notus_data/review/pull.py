@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import time
-import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -37,9 +36,10 @@ from notus_data.progress import progress_bar
 from notus_data.report import Report
 from notus_data.review.agreement import agreement
 from notus_data.review.answers import Answer, RecordAnswers, read_completion_record, read_prompt_record
-from notus_data.review.client import ArgillaConnectionError, ConnectionOptions, connect, guarded
+from notus_data.review.client import ArgillaConnectionError, ConnectionOptions
 from notus_data.review.prompts import dataset_slots
 from notus_data.review.push import parse_record_id
+from notus_data.review.reading import open_pushed, record_pages, usernames
 from notus_data.review.settings import missing_parts
 
 __all__ = ["DECISIONS_SCHEMA", "Answer", "PullOptions", "pull", "resolve"]
@@ -197,14 +197,6 @@ def rank_only(rankings: dict[str, dict[int, int]]) -> dict[str, Any]:
     }
 
 
-def _usernames(client: Any) -> dict[str, str]:
-    """user id -> username (an admin may not list users: then ids are used)."""
-    try:
-        return {str(u.id): u.username for u in client.users}
-    except Exception:
-        return {}
-
-
 def pull(
     output: str | os.PathLike,
     *,
@@ -227,57 +219,34 @@ def pull(
         api_url=api_url, api_key=api_key, workspace=workspace, dataset=dataset, timeout=timeout
     )
     started = time.perf_counter()
-    client = connect(connection)
-    api_key = connection.resolved_key()  # only ever used to scrub error messages
-
-    def open_dataset() -> Any:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return client.datasets(name=connection.dataset, workspace=connection.workspace)
-
-    ds = guarded(f"opening dataset '{connection.dataset}'", api_key, open_dataset)
-    if ds is None:
-        raise ArgillaConnectionError(
-            f"no dataset '{connection.dataset}' in workspace '{connection.workspace}' on {connection.resolved_url()}: "
-            "push flagged completions first (notus-data review push FLAGGED)"
-        )
+    client, ds, api_key = open_pushed(
+        connection, "push flagged completions first (notus-data review push FLAGGED)"
+    )
     prompt_level = dataset_slots(ds) > 0
     missing = [] if prompt_level else missing_parts(ds)
     if missing:
         raise ArgillaConnectionError(
             f"dataset '{connection.dataset}' is no notus-data review dataset (it lacks {', '.join(missing)})"
         )
-    usernames = _usernames(client)
+    names = usernames(client)
     rows: list[dict[str, Any]] = []
     sources: list[str] = []
     reasons: list[str | None] = []
     collected = Collected()
     with progress_bar("pull", None, progress) as bar:
-        offset = 0
-        while True:
-
-            def read_page(offset: int = offset) -> list[dict[str, Any]]:
-                page = client.http_client.get(
-                    f"/api/v1/datasets/{ds.id}/records",
-                    params={"include": ["responses"], "offset": offset, "limit": opts.page_size},
-                )
-                page.raise_for_status()
-                return page.json()["items"]
-
-            where = f"reading the dataset's records {offset}-{offset + opts.page_size - 1}"
-            items = guarded(where, api_key, read_page)
+        for items in record_pages(client, ds, api_key, opts.page_size):
             for record in items:
                 collected.records += 1
                 rid = str(record.get("external_id") or record["id"])
                 if prompt_level:
-                    read = read_prompt_record(record, usernames)
+                    read = read_prompt_record(record, names)
                 else:
                     parsed = parse_record_id(rid)
                     if parsed is None:
                         sources.append(str((record.get("metadata") or {}).get("source", "unknown")))
                         reasons.append("not_a_review_record")
                         continue
-                    read = read_completion_record(record, usernames, parsed)
+                    read = read_completion_record(record, names, parsed)
                 collected.add(read)
                 ranks = mean_ranks(read.rankings)
                 for item in read.items:
@@ -308,9 +277,6 @@ def pull(
                             }
                         )
             bar.advance(len(items))
-            offset += len(items)
-            if len(items) < opts.page_size:
-                break
     rows.sort(key=lambda r: r["record_id"])
     decisions = pa.Table.from_pylist(rows, schema=DECISIONS_SCHEMA)
     with AtomicWriter(output, DECISIONS_SCHEMA, command="review pull") as writer:
