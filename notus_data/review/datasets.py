@@ -84,3 +84,44 @@ def annotator_warning(client: Any, connection: ConnectionOptions, min_submitted:
         f"one submitted answer (min_submitted 1): each record gets one reviewer, so there is no majority and no "
         f"agreement to measure; push a new dataset with --min-submitted 2 (or more, up to {len(annotators)}) for that"
     )
+
+
+class RecordIds:
+    """The record ids of one push: those the dataset already holds, and those this push adds (at most ``limit``)."""
+
+    def __init__(self, existing: set[str], limit: int | None, duplicate: str = "duplicate_record"):
+        self.seen, self.new, self.limit, self.duplicate = existing, set(), limit, duplicate
+
+    @property
+    def added(self) -> int:
+        return len(self.new)
+
+    def known(self, rid: str) -> str | None:
+        """Why ``rid`` is not sent because it is there already: in the dataset, or earlier in this push."""
+        if rid in self.seen:
+            return self.duplicate if rid in self.new else "already_in_dataset"
+        return None
+
+    def take(self, rid: str) -> str | None:
+        """Take ``rid`` for this push (None), or ``over_limit``; call :meth:`known` first."""
+        if self.limit is not None and self.added >= self.limit:
+            return "over_limit"
+        self.seen.add(rid)
+        self.new.add(rid)
+        return None
+
+    def claim(self, rid: str) -> str | None:
+        """:meth:`known`, then :meth:`take`: None when ``rid`` is sent, else why not."""
+        return self.known(rid) or self.take(rid)
+
+
+def upsert(
+    client: Any, dataset: Any, records: list[Any], connection: ConnectionOptions, key: str | None
+) -> None:
+    """Send ``records`` to ``dataset`` in one bulk call; a failure is one error without the key."""
+    for record in records:
+        record.dataset = dataset
+    try:
+        client.api.records.bulk_upsert(dataset.id, [r.api_model() for r in records])
+    except Exception as exc:
+        raise fail(f"pushing records to '{connection.dataset}'", exc, key) from None

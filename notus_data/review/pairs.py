@@ -30,8 +30,15 @@ from notus_data.errors import OptionError, check_numbers
 from notus_data.io.pairs import load_pairs
 from notus_data.progress import progress_bar
 from notus_data.report import Report
-from notus_data.review.client import ConnectionOptions, connect, fail
-from notus_data.review.datasets import annotator_warning, existing_ids, min_submitted_of, open_dataset
+from notus_data.review.client import ConnectionOptions, connect
+from notus_data.review.datasets import (
+    RecordIds,
+    annotator_warning,
+    existing_ids,
+    min_submitted_of,
+    open_dataset,
+    upsert,
+)
 from notus_data.schema import sha256_hex
 
 MAX_BATCH = 500
@@ -233,40 +240,27 @@ def push_pairs(
          "workspace": connection.workspace, "dataset": connection.dataset, "dataset_created": created,
          "records_before": len(seen), "min_submitted": min_submitted, "warnings": warnings_, "options": asdict(opts)}
     )  # fmt: skip
-    added, new_ids = 0, set()
+    record_ids = RecordIds(seen, opts.limit)
     with progress_bar("push", source.num_rows, progress) as bar:
         for part in source.batches(opts.batch_size):
             pairs = part.table
             outcome = np.array(pairs.column("problem").to_pylist(), dtype=object)
             ids = pair_record_ids(pairs.column("prompt_id"), pairs.column("chosen"), pairs.column("rejected"))
             for i, rid in enumerate(ids.to_pylist()):
-                if outcome[i] is not None:
-                    continue
-                if rid in seen:
-                    outcome[i] = "duplicate_record" if rid in new_ids else "already_in_dataset"
-                elif opts.limit is not None and added >= opts.limit:
-                    outcome[i] = "over_limit"
-                else:
-                    seen.add(rid)
-                    new_ids.add(rid)
-                    added += 1
+                if outcome[i] is None:
+                    outcome[i] = record_ids.claim(rid)
             send = np.flatnonzero(outcome == None)  # noqa: E711
             if len(send):
                 chosen_on_a = a_is_chosen(pairs.column("prompt_id"), opts.seed)[send]
                 take = pa.array(send, pa.int64())
                 records = build_pair_records(pairs.take(take), ids.take(take).to_pylist(), chosen_on_a)
-                for record in records:
-                    record.dataset = ds
-                try:
-                    client.api.records.bulk_upsert(ds.id, [r.api_model() for r in records])
-                except Exception as exc:
-                    raise fail(f"pushing records to '{connection.dataset}'", exc, api_key) from None
+                upsert(client, ds, records, connection, api_key)
             report.add_outcomes(
                 pa.table({"source": pairs.column("source"), "reason": pa.array(outcome.tolist(), pa.string()),
                           "n_out": pa.array((outcome == None).astype(np.int64))})  # noqa: E711
             )  # fmt: skip
             bar.advance(pairs.num_rows)
     report.check()
-    report.add_step("push", {"records_added": added, "records_after": len(seen)})
+    report.add_step("push", {"records_added": record_ids.added, "records_after": len(seen)})
     report.info["seconds"] = round(time.perf_counter() - started, 3)
     return report

@@ -25,8 +25,15 @@ from notus_data.errors import OptionError, SchemaError
 from notus_data.io import TableSource, iter_table_batches, read_table
 from notus_data.progress import progress_bar
 from notus_data.report import Report
-from notus_data.review.client import ConnectionOptions, connect, fail
-from notus_data.review.datasets import annotator_warning, existing_ids, min_submitted_of, open_dataset
+from notus_data.review.client import ConnectionOptions, connect
+from notus_data.review.datasets import (
+    RecordIds,
+    annotator_warning,
+    existing_ids,
+    min_submitted_of,
+    open_dataset,
+    upsert,
+)
 from notus_data.review.guidelines import completion_guidelines
 from notus_data.review.push_prompts import push_prompts
 from notus_data.review.settings import (
@@ -239,8 +246,7 @@ def _push_completions(
     seen = existing_ids(ds, api_key) if not created else set()
     report = Report("review push")
     report.info["records_before"] = len(seen)
-    added = 0
-    new_ids: set[str] = set()
+    record_ids = RecordIds(seen, opts.limit)
     total = TableSource(input).num_rows
     with progress_bar("push", total, progress) as bar:
         for batch in iter_table_batches(input, FLAGGED_SCHEMA.names, batch_size=opts.batch_size):
@@ -253,27 +259,13 @@ def _push_completions(
                 keep = [bool(wanted.intersection(r or ())) for r in batch.column("reasons").to_pylist()]
                 outcome[~np.array(keep, dtype=bool)] = "reason_not_selected"
             for i, rid in enumerate(ids):
-                if outcome[i] is not None:
-                    continue
-                if rid in seen:
-                    outcome[i] = "duplicate_record" if rid in new_ids else "already_in_dataset"
-                elif opts.limit is not None and added >= opts.limit:
-                    outcome[i] = "over_limit"
-                else:
-                    seen.add(rid)
-                    new_ids.add(rid)
-                    added += 1
+                if outcome[i] is None:
+                    outcome[i] = record_ids.claim(rid)
             send = pa.array(np.flatnonzero(outcome == None), type=pa.int64())  # noqa: E711
             if len(send):
-                records = build_records(batch.take(send))
-                for record in records:
-                    record.dataset = ds
-                try:
-                    client.api.records.bulk_upsert(ds.id, [r.api_model() for r in records])
-                except Exception as exc:
-                    raise fail(f"pushing records to '{connection.dataset}'", exc, api_key) from None
+                upsert(client, ds, build_records(batch.take(send)), connection, api_key)
             report.add_outcomes(_outcomes(batch, outcome))
             bar.advance(batch.num_rows)
     report.check()
-    report.add_step("push", {"records_added": added, "records_after": len(seen)})
+    report.add_step("push", {"records_added": record_ids.added, "records_after": len(seen)})
     return report, ds, created

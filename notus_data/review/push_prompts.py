@@ -17,8 +17,8 @@ import pyarrow as pa
 
 from notus_data.progress import progress_bar
 from notus_data.report import Report
-from notus_data.review.client import ConnectionOptions, fail
-from notus_data.review.datasets import existing_ids, open_dataset
+from notus_data.review.client import ConnectionOptions
+from notus_data.review.datasets import RecordIds, existing_ids, open_dataset, upsert
 from notus_data.review.gather import data_of, flagged_table, gather_prompts
 from notus_data.review.guidelines import prompt_guidelines
 from notus_data.review.prompts import (
@@ -58,35 +58,25 @@ def push_prompts(
     have = dataset_slots(ds)
     seen = existing_ids(ds, api_key) if not created else set()
     before = len(seen)
-    added = 0
+    record_ids = RecordIds(seen, opts.limit, duplicate="duplicate_prompt")
     send: list[Any] = []
-    new_ids: set[str] = set()
     firsts: list[int] = []  # the first flagged completion of each prompt sent: its record is its output
 
     def flush() -> None:
-        if not send:
-            return
-        for record in send:
-            record.dataset = ds
-        try:
-            client.api.records.bulk_upsert(ds.id, [r.api_model() for r in send])
-        except Exception as exc:
-            raise fail(f"pushing records to '{connection.dataset}'", exc, api_key) from None
-        send.clear()
+        if send:
+            upsert(client, ds, send, connection, api_key)
+            send.clear()
 
     with progress_bar("push", len(prompts), progress) as bar:
         for prompt in prompts:
             at = positions[prompt["flagged"]]
-            if prompt["prompt_id"] in seen:
-                outcome[at] = "duplicate_prompt" if prompt["prompt_id"] in new_ids else "already_in_dataset"
-            elif len(prompt["completions"]) > have:
-                outcome[at] = "too_many_completions"
-            elif opts.limit is not None and added >= opts.limit:
-                outcome[at] = "over_limit"
+            why = record_ids.known(prompt["prompt_id"])
+            if why is None and len(prompt["completions"]) > have:
+                why = "too_many_completions"
+            why = why or record_ids.take(prompt["prompt_id"])
+            if why is not None:
+                outcome[at] = why
             else:
-                seen.add(prompt["prompt_id"])
-                new_ids.add(prompt["prompt_id"])
-                added += 1
                 firsts.append(at[0])
                 send.append(build_prompt_record(prompt))
                 if len(send) >= opts.batch_size:
@@ -108,7 +98,7 @@ def push_prompts(
         "push",
         {
             "prompts": len(prompts),
-            "records_added": added,
+            "records_added": record_ids.added,
             "records_after": len(seen),
             "completion_fields": have,
             "prompts_without_data": gathered["without_data"],
