@@ -87,7 +87,8 @@ class StaticEmbedding:
         vectors = np.asarray(
             tensors.get("embeddings", tensors.get("embedding.weight", matrices[0])), np.float32
         )
-        self.vectors = vectors
+        self.size = len(vectors)  # token ids at or beyond it have no vector: the zero row appended here
+        self.vectors = np.vstack([vectors, np.zeros((1, vectors.shape[1]), np.float32)])
         self.tokenizer = Tokenizer.from_file(str(sub / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()
@@ -95,17 +96,16 @@ class StaticEmbedding:
     def embed(self, texts: list[str], batch: int = 512) -> np.ndarray:
         """Unit vectors (float32, one row per text): the mean of each text's token vectors (zero: no token)."""
         out = np.zeros((len(texts), self.vectors.shape[1]), dtype=np.float32)
-        table = np.vstack([self.vectors, np.zeros((1, self.vectors.shape[1]), np.float32)])
         for lo in range(0, len(texts), batch):
             encodings = self.tokenizer.encode_batch(texts[lo : lo + batch], add_special_tokens=False)
             lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
             ids = np.fromiter((i for e in encodings for i in e.ids), dtype=np.int64, count=int(lengths.sum()))
-            ids = np.where(ids < len(self.vectors), ids, len(self.vectors))  # beyond the table: no vector
+            ids = np.minimum(ids, self.size)  # beyond the table: the zero row
             if not len(ids):
                 continue
             starts = np.cumsum(lengths) - lengths
             has = lengths > 0
-            sums = np.add.reduceat(table[ids], starts[has], axis=0)
+            sums = np.add.reduceat(self.vectors[ids], starts[has], axis=0)
             out[lo + np.flatnonzero(has)] = sums
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)
