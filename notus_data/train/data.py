@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from notus_data.errors import NotusDataError, SchemaError
-from notus_data.train.formats import (  # noqa: F401  (CONVERSATION, MESSAGE: used by the tests and scripts)
+from notus_data.formats.read import (  # noqa: F401  (CONVERSATION, MESSAGE: used by the tests and scripts)
     CONVERSATION,
     FORMAT_COLUMNS,
     MESSAGE,
