@@ -38,6 +38,7 @@ from notus_data.schema import (
     combine,
     is_string,
     list_parts,
+    sha256_hex,
 )
 
 PROMPT_MESSAGES = "prompt_messages"
@@ -89,14 +90,15 @@ def text(table: pa.Table, name: str) -> pa.Array:
 
 def prompt_ids(instruction: pa.Array, messages: pa.Array | None) -> pa.Array:
     """``prompt_id`` per row: sha256 of the instruction, or of the conversation's JSON where it has several turns."""
-    texts = instruction.to_pylist()
-    turns = messages.to_pylist() if messages is not None else [None] * len(texts)
-    out = []
-    for value, conv in zip(texts, turns, strict=False):
-        if conv is not None and len(conv) > 1:
-            value = json.dumps(conv, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-        out.append(None if value is None else hashlib.sha256(value.encode("utf-8")).hexdigest())
-    return pa.array(out, type=pa.string())
+    if messages is None:
+        return sha256_hex(instruction)
+    keys = [
+        json.dumps(conv, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        if conv is not None and len(conv) > 1
+        else value
+        for value, conv in zip(instruction.to_pylist(), messages.to_pylist(), strict=False)
+    ]
+    return sha256_hex(pa.array(keys, type=pa.string()))
 
 
 def canonical(
